@@ -1,0 +1,58 @@
+"""Operators' view of nodes: status, capacity, drain and undrain through the same services as the API."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from nodes import services
+from nodes.models import Node, NodeEvent
+from scheduler_site.formats import millicores_to_cores
+
+
+class NodeEventInline(admin.TabularInline):
+    model = NodeEvent
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("created_at", "from_status", "to_status", "reason", "message")
+    ordering = ("-id",)
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Node)
+class NodeAdmin(admin.ModelAdmin):
+    list_display = ("name", "status", "draining", "cpu", "memory", "cpu_usage", "mem_usage", "last_heartbeat")
+    list_filter = ("status", "draining")
+    search_fields = ("name",)
+    readonly_fields = ("status", "cpu_capacity", "mem_capacity", "cpu_allocated", "mem_allocated", "cpu_usage",
+                       "mem_usage", "last_heartbeat", "generation", "agent_info", "registered_at", "created_at",
+                       "draining")
+    fields = ("name", "labels", *readonly_fields)
+    inlines = [NodeEventInline]
+    actions = ["drain", "undrain"]
+
+    @admin.display(description="CPU (allocated / cores)")
+    def cpu(self, node: Node) -> str:
+        return f"{millicores_to_cores(node.cpu_allocated)} / {millicores_to_cores(node.cpu_capacity)}"
+
+    @admin.display(description="Memory (allocated / MiB)")
+    def memory(self, node: Node) -> str:
+        return f"{node.mem_allocated} / {node.mem_capacity}"
+
+    def has_add_permission(self, request) -> bool:
+        return False  # nodes join through their agent
+
+    def _set_draining(self, request, queryset, draining: bool) -> None:
+        for node in queryset:
+            services.set_draining(node_id=node.pk, draining=draining)
+        verb = "Draining" if draining else "Undrained"
+        self.message_user(request, f"{verb}: {', '.join(n.name for n in queryset)}.", messages.SUCCESS)
+
+    @admin.action(description="Drain (no new tasks; running ones finish)", permissions=["change"])
+    def drain(self, request, queryset) -> None:
+        self._set_draining(request, queryset, True)
+
+    @admin.action(description="Undrain", permissions=["change"])
+    def undrain(self, request, queryset) -> None:
+        self._set_draining(request, queryset, False)

@@ -1,0 +1,98 @@
+"""Node health: how long since a heartbeat makes a node UNHEALTHY or OFFLINE, and the only code
+that writes `Node.status`. Requeueing an OFFLINE node's tasks is `tasks.recovery`'s job.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from nodes.models import Node, NodeEvent, NodeStatus
+from nodes.notify import nodes_changed, usage_changed
+from tasks.placement.trigger import request_placement
+
+
+def classify(*, last_heartbeat: datetime, now: datetime) -> str:
+    """The status a node deserves from the age of its last heartbeat alone."""
+    age = (now - last_heartbeat).total_seconds()
+    if age >= settings.SCHEDULER_OFFLINE_AFTER:
+        return NodeStatus.OFFLINE
+    if age >= settings.SCHEDULER_UNHEALTHY_AFTER:
+        return NodeStatus.UNHEALTHY
+    return NodeStatus.ONLINE
+
+
+def offline_cutoff(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.SCHEDULER_OFFLINE_AFTER)
+
+
+def unhealthy_cutoff(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.SCHEDULER_UNHEALTHY_AFTER)
+
+
+def set_status(node: Node, target: str, *, reason: str, message: str = "") -> NodeEvent | None:
+    """Write a status change the caller has decided on (holding the node row locked)."""
+    if node.status == target:
+        return None
+    event = NodeEvent.objects.create(
+        node=node, from_status=node.status, to_status=target, reason=reason, message=message
+    )
+    node.status = target
+    Node.objects.filter(pk=node.pk).update(status=target)
+    nodes_changed([node])
+    if target == NodeStatus.ONLINE:
+        request_placement()
+    return event
+
+
+def mark_unhealthy(now: datetime | None = None) -> list[Node]:
+    """ONLINE nodes silent for UNHEALTHY_AFTER take no new placements. Conditional updates make
+    two sweepers safe: only the one whose UPDATE matched records the event."""
+    now = now or timezone.now()
+    cutoff = unhealthy_cutoff(now)
+    changed = []
+    for node in Node.objects.filter(status=NodeStatus.ONLINE, last_heartbeat__lt=cutoff):
+        if Node.objects.filter(pk=node.pk, status=NodeStatus.ONLINE, last_heartbeat__lt=cutoff).update(
+            status=NodeStatus.UNHEALTHY
+        ):
+            silent = (now - node.last_heartbeat).total_seconds()
+            NodeEvent.objects.create(
+                node=node, from_status=NodeStatus.ONLINE, to_status=NodeStatus.UNHEALTHY,
+                reason="HeartbeatMissed", message=f"No heartbeat for {silent:.1f}s.",
+            )
+            node.status = NodeStatus.UNHEALTHY
+            changed.append(node)
+    nodes_changed(changed)
+    return changed
+
+
+def stale_node_ids(now: datetime | None = None) -> list[int]:
+    """Nodes due to go OFFLINE (candidates; `tasks.recovery` re-checks under lock)."""
+    now = now or timezone.now()
+    return list(
+        Node.objects.filter(~Q(status=NodeStatus.OFFLINE), last_heartbeat__lt=offline_cutoff(now))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def record_heartbeat(node: Node, *, cpu_usage: float | None, mem_usage: float | None) -> None:
+    """A sign of life: stamp it, keep the usage figures, and bring a silent node back ONLINE.
+    One conditional UPDATE when the node is ONLINE, which is almost always."""
+    now = timezone.now()
+    fields = {"last_heartbeat": now, "cpu_usage": cpu_usage, "mem_usage": mem_usage}
+    node.last_heartbeat, node.cpu_usage, node.mem_usage = now, cpu_usage, mem_usage
+    if Node.objects.filter(pk=node.pk, status=NodeStatus.ONLINE).update(**fields):
+        node.status = NodeStatus.ONLINE
+        usage_changed(node)
+        return
+    with transaction.atomic():
+        locked = Node.objects.select_for_update().get(pk=node.pk)
+        Node.objects.filter(pk=node.pk).update(**fields)
+        locked.last_heartbeat, locked.cpu_usage, locked.mem_usage = now, cpu_usage, mem_usage
+        set_status(locked, NodeStatus.ONLINE, reason="HeartbeatResumed", message="Heartbeats arrive again.")
+        node.status = locked.status

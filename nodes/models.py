@@ -1,0 +1,73 @@
+"""Worker nodes: identity, capacity and reservations (integers), live usage, health, and history.
+
+`status` is written only by `nodes.health`; `cpu_allocated`/`mem_allocated`/`generation` only by
+`tasks.accounting`, in the same transaction as the task transitions that cause them.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class NodeStatus(models.TextChoices):
+    ONLINE = "ONLINE"
+    UNHEALTHY = "UNHEALTHY"
+    OFFLINE = "OFFLINE"
+
+
+class Node(models.Model):
+    name = models.CharField(max_length=253, unique=True)
+    labels = models.JSONField(default=dict, blank=True)
+    cpu_capacity = models.PositiveIntegerField(help_text="millicores")
+    mem_capacity = models.PositiveIntegerField(help_text="MiB")
+    cpu_allocated = models.PositiveIntegerField(default=0, help_text="millicores held by ASSIGNED and RUNNING tasks")
+    mem_allocated = models.PositiveIntegerField(default=0, help_text="MiB reserved by ASSIGNED and RUNNING tasks")
+    cpu_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
+    mem_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
+    status = models.CharField(max_length=10, choices=NodeStatus.choices, default=NodeStatus.ONLINE, db_index=True)
+    draining = models.BooleanField(default=False)
+    last_heartbeat = models.DateTimeField()
+    token_digest = models.CharField(max_length=64, editable=False)
+    # Bumped whenever the node's set of desired assignments changes, so an agent can tell a newer
+    # answer from an older one that arrives late.
+    generation = models.BigIntegerField(default=0)
+    agent_info = models.JSONField(default=dict, blank=True)
+    registered_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cpu_allocated__lte=models.F("cpu_capacity"))
+                & Q(mem_allocated__lte=models.F("mem_capacity")),
+                name="node_allocated_within_capacity",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def cpu_free(self) -> int:
+        return self.cpu_capacity - self.cpu_allocated
+
+    @property
+    def mem_free(self) -> int:
+        return self.mem_capacity - self.mem_allocated
+
+
+class NodeEvent(models.Model):
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10, blank=True)
+    reason = models.CharField(max_length=64)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.node_id}: {self.reason}"

@@ -1,0 +1,36 @@
+"""Reads about nodes: lists for the API and the dashboard, with their task counts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import Count, Q, QuerySet
+
+from nodes.models import Node
+from scheduler_site.exceptions import NotFound
+from scheduler_site.formats import parse_id
+from tasks.models import Task
+
+ACTIVE = ("ASSIGNED", "RUNNING")
+
+
+def nodes_with_counts() -> QuerySet[Node]:
+    """Nodes annotated with `tasks_running`: tasks ASSIGNED to or RUNNING on them."""
+    return Node.objects.annotate(tasks_running=Count("tasks", filter=Q(tasks__status__in=ACTIVE)))
+
+
+def active_task_counts(node_ids: Iterable[int]) -> dict[int, int]:
+    rows = (
+        Task.objects.filter(node_id__in=list(node_ids), status__in=ACTIVE)
+        .values("node_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["node_id"]: row["n"] for row in rows}
+
+
+def get_node(node_id: str | int) -> Node:
+    pk = parse_id(node_id)
+    node = nodes_with_counts().filter(pk=pk).first() if pk else None
+    if node is None:
+        raise NotFound(f"Node {node_id!r} not found.")
+    return node

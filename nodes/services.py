@@ -1,0 +1,112 @@
+"""Changes to nodes that are not about health: joining the cluster, draining, undraining."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from django.db import transaction
+from django.utils import timezone
+
+from nodes.health import set_status
+from nodes.models import Node, NodeEvent, NodeStatus
+from nodes.notify import nodes_changed
+from scheduler_site import tokens
+from scheduler_site.exceptions import NodeNameTaken
+from tasks.placement.trigger import request_placement
+
+log = logging.getLogger("nodes")
+
+
+def node_from_token(raw: str) -> Node | None:
+    """The node a node token belongs to, or None (compared in constant time)."""
+    parsed = tokens.parse_token(raw, tokens.NODE_PREFIX)
+    if parsed is None or not parsed.ident.isdigit():
+        return None
+    node = Node.objects.filter(pk=int(parsed.ident)).first()
+    if node is None or not tokens.secret_matches(parsed.secret, node.token_digest):
+        return None
+    return node
+
+
+@transaction.atomic
+def register_node(
+    *,
+    name: str,
+    cpu: int,
+    mem: int,
+    labels: Mapping[str, str],
+    agent_info: Mapping[str, object],
+    node_token: str | None = None,
+) -> tuple[Node, str]:
+    """Join (or rejoin) the cluster. Returns the node and its clear token.
+
+    A name already in use is taken over only by the holder of that node's token (an agent
+    restarted with its state dir) or when the node is OFFLINE (its tasks were requeued already).
+    """
+    now = timezone.now()
+    node = Node.objects.select_for_update().filter(name=name).first()
+    if node is None:
+        secret = tokens.new_secret()
+        node = Node.objects.create(
+            name=name, cpu_capacity=cpu, mem_capacity=mem, labels=dict(labels), agent_info=dict(agent_info),
+            token_digest=tokens.hash_secret(secret), last_heartbeat=now, registered_at=now,
+        )
+        NodeEvent.objects.create(node=node, to_status=NodeStatus.ONLINE, reason="Registered",
+                                 message=f"Joined with {cpu}m CPU, {mem} MiB.")
+        nodes_changed([node])
+        request_placement()
+        log.info("node registered", extra={"node": name, "node_id": node.pk})
+        return node, tokens.make_token(tokens.NODE_PREFIX, node.pk, secret)
+
+    presented = tokens.parse_token(node_token or "", tokens.NODE_PREFIX)
+    holds_token = (
+        presented is not None
+        and presented.ident == str(node.pk)
+        and tokens.secret_matches(presented.secret, node.token_digest)
+    )
+    if not holds_token and node.status != NodeStatus.OFFLINE:
+        raise NodeNameTaken(
+            f"A node named {name!r} is {node.status}; rejoin with its token (agent state dir) "
+            "or wait until it is OFFLINE.",
+            field="name",
+        )
+    if holds_token:
+        token = node_token
+    else:
+        secret = tokens.new_secret()
+        node.token_digest = tokens.hash_secret(secret)
+        token = tokens.make_token(tokens.NODE_PREFIX, node.pk, secret)
+    # Capacity may change between lives; it never drops below what tasks hold right now.
+    node.cpu_capacity = max(cpu, node.cpu_allocated)
+    node.mem_capacity = max(mem, node.mem_allocated)
+    node.labels = dict(labels)
+    node.agent_info = dict(agent_info)
+    node.last_heartbeat = now
+    node.registered_at = now
+    node.save(update_fields=["cpu_capacity", "mem_capacity", "labels", "agent_info", "last_heartbeat",
+                             "registered_at", "token_digest"])
+    if node.status == NodeStatus.ONLINE:
+        NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,
+                                 reason="Rejoined", message="Agent registered again.")
+        nodes_changed([node])
+    else:
+        set_status(node, NodeStatus.ONLINE, reason="Rejoined", message="Agent registered again.")
+    request_placement()
+    log.info("node rejoined", extra={"node": name, "node_id": node.pk, "with_token": holds_token})
+    return node, token
+
+
+@transaction.atomic
+def set_draining(*, node_id: int, draining: bool) -> Node:
+    """Cordon (no new placements; running tasks finish) or uncordon a node."""
+    node = Node.objects.select_for_update().get(pk=node_id)
+    if node.draining != draining:
+        node.draining = draining
+        node.save(update_fields=["draining"])
+        NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,
+                                 reason="Drained" if draining else "Undrained")
+        nodes_changed([node])
+        if not draining:
+            request_placement()
+    return node

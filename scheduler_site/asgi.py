@@ -1,0 +1,35 @@
+"""ASGI entry point for daphne: HTTP to Django, WebSockets to the consumers in routing.py.
+
+On the first event the server's loop is bound for `scheduler_site.bus`, and this process's
+placement loop starts, so submits and freed capacity are acted on at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_site.settings")
+
+from django.core.asgi import get_asgi_application
+
+django_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+
+from scheduler_site import bus  # noqa: E402
+from scheduler_site.routing import websocket_urlpatterns  # noqa: E402
+from scheduler_site.ws_auth import WebSocketAuth  # noqa: E402
+from tasks.placement.trigger import start_background  # noqa: E402
+
+router = ProtocolTypeRouter({
+    "http": django_app,
+    "websocket": WebSocketAuth(URLRouter(websocket_urlpatterns)),
+})
+
+
+async def application(scope, receive, send):
+    if bus.server_loop() is None:
+        bus.bind_server_loop(asyncio.get_running_loop())
+        start_background()
+    return await router(scope, receive, send)

@@ -1,0 +1,99 @@
+"""Who is calling: users (session or `Authorization: Token msu_...`), agents (`Token msn_...`, only
+on the internal endpoints), and agents joining (`Token <join token>`, only on register)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from scheduler_site import tokens
+from scheduler_site.models import ApiToken
+
+
+def bearer(request) -> str | None:
+    """The token of an `Authorization: Token <value>` header, or None when there is no such header."""
+    header = authentication.get_authorization_header(request).decode("latin-1").split()
+    if not header or header[0].lower() != "token":
+        return None
+    if len(header) != 2:
+        raise exceptions.AuthenticationFailed("Invalid token header: expected 'Token <token>'.")
+    return header[1]
+
+
+def user_for_token(raw: str):
+    """The active user a user API token belongs to, or None."""
+    parsed = tokens.parse_token(raw, tokens.USER_PREFIX)
+    if parsed is None:
+        return None
+    row = ApiToken.objects.select_related("user").filter(key_id=parsed.ident).first()
+    if row is None or not tokens.secret_matches(parsed.secret, row.digest) or not row.user.is_active:
+        return None
+    if row.last_used_at is None or (timezone.now() - row.last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
+    return row.user
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request):
+        raw = bearer(request)
+        if raw is None:
+            return None
+        user = user_for_token(raw)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid or revoked token.")
+        return user, raw
+
+    def authenticate_header(self, request) -> str:
+        return self.keyword
+
+
+@dataclass(frozen=True)
+class NodePrincipal:
+    """Stands in for request.user on internal endpoints: a node, never a person."""
+
+    node: object
+    is_authenticated: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+
+    def has_perm(self, perm: str, obj=None) -> bool:
+        return False
+
+
+class NodeTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        from nodes.services import node_from_token
+
+        raw = bearer(request)
+        if raw is None:
+            return None
+        node = node_from_token(raw)
+        if node is None:
+            raise exceptions.AuthenticationFailed("Invalid node token.")
+        return NodePrincipal(node=node), raw
+
+    def authenticate_header(self, request) -> str:
+        return "Token"
+
+
+@dataclass(frozen=True)
+class Joiner:
+    is_authenticated: bool = True
+
+
+class JoinTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request):
+        raw = bearer(request)
+        if raw is None:
+            return None
+        if not tokens.constant_time_equals(raw, settings.SCHEDULER_JOIN_TOKEN):
+            raise exceptions.AuthenticationFailed("Invalid join token.")
+        return Joiner(), None
+
+    def authenticate_header(self, request) -> str:
+        return "Token"

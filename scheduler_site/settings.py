@@ -1,0 +1,210 @@
+"""Django settings, read from the environment in this one place (see README.md, 'Settings')."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from scheduler_site.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_seconds,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", required=True)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# The cluster join token: agents present it once to register. It lives only here, in memory.
+SCHEDULER_JOIN_TOKEN = env_str("SCHEDULER_JOIN_TOKEN", required=True)
+if len(SCHEDULER_JOIN_TOKEN) < 16:
+    raise ImproperlyConfigured("SCHEDULER_JOIN_TOKEN must be at least 16 characters long.")
+
+# Node health timers, in seconds (fractions allowed so tests can run with short timers).
+SCHEDULER_HEARTBEAT_INTERVAL = env_seconds("SCHEDULER_HEARTBEAT_INTERVAL", 3.0)
+SCHEDULER_UNHEALTHY_AFTER = env_seconds("SCHEDULER_UNHEALTHY_AFTER", 10.0)
+SCHEDULER_OFFLINE_AFTER = env_seconds("SCHEDULER_OFFLINE_AFTER", 30.0)
+if not SCHEDULER_HEARTBEAT_INTERVAL < SCHEDULER_UNHEALTHY_AFTER < SCHEDULER_OFFLINE_AFTER:
+    raise ImproperlyConfigured(
+        "SCHEDULER_HEARTBEAT_INTERVAL < SCHEDULER_UNHEALTHY_AFTER < SCHEDULER_OFFLINE_AFTER must hold "
+        f"(got {SCHEDULER_HEARTBEAT_INTERVAL}, {SCHEDULER_UNHEALTHY_AFTER}, {SCHEDULER_OFFLINE_AFTER})."
+    )
+# How often the sweeper looks at heartbeats and runs the safety-net placement pass.
+SCHEDULER_SWEEP_INTERVAL = env_seconds(
+    "SCHEDULER_SWEEP_INTERVAL", min(1.0, SCHEDULER_HEARTBEAT_INTERVAL / 2)
+)
+# Placement scorer: best_fit packs nodes (the default); worst_fit spreads tasks.
+SCHEDULER_SCORER = env_choice("SCHEDULER_SCORER", "best_fit", ("best_fit", "worst_fit"))
+# Grace period between SIGTERM and SIGKILL when an agent stops a task.
+SCHEDULER_KILL_GRACE = env_seconds("SCHEDULER_KILL_GRACE", 5.0)
+# Stored log bytes per task; output past the cap is acknowledged and counted, not stored.
+SCHEDULER_LOG_MAX_BYTES_PER_TASK = env_int(
+    "SCHEDULER_LOG_MAX_BYTES_PER_TASK", 256 * 1024 * 1024, minimum=1024
+)
+# Logs of tasks finished longer ago than this are removed by `manage.py prunelogs`.
+SCHEDULER_LOG_RETENTION_DAYS = env_int("SCHEDULER_LOG_RETENTION_DAYS", 7, minimum=0)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "scheduler_site",
+    "nodes",
+    "tasks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "scheduler_site.urls"
+ASGI_APPLICATION = "scheduler_site.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def _database_from_url(url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url)
+    except Exception as exc:  # dj-database-url raises several types for a bad URL
+        raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
+    engine = config.get("ENGINE", "")
+    if engine == "django.db.backends.sqlite3":
+        # WAL lets readers run beside the writer; IMMEDIATE takes the write lock at BEGIN so two
+        # writers queue on the busy timeout instead of failing to upgrade a read lock.
+        config["OPTIONS"] = {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+        name = str(config["NAME"])
+        config["TEST"] = {"NAME": str(Path(name).with_name("test_" + Path(name).name))}
+    elif engine == "django.db.backends.postgresql":
+        config["CONN_MAX_AGE"] = 60
+        config["CONN_HEALTH_CHECKS"] = True
+    else:
+        raise ImproperlyConfigured(f"DATABASE_URL: unsupported database {engine!r} (use sqlite or postgres).")
+    return config
+
+
+VAR_DIR.mkdir(exist_ok=True)
+DATABASES = {
+    "default": _database_from_url(
+        env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'scheduler.sqlite3'}")
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env_str("REDIS_URL", "")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://.")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": 2000, "expiry": 30},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
+    }
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
+STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+LOGIN_URL = "/admin/login/"
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the dashboard reads it to send X-CSRFToken
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "scheduler_site.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "scheduler_site.pagination.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "scheduler_site.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "mini-scheduler API",
+    "DESCRIPTION": "Submit shell commands with CPU and memory requests; watch them run.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOG_LEVEL = env_choice("SCHEDULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "scheduler_site.logformat.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "json"}},
+    "root": {"handlers": ["stderr"], "level": "WARNING"},
+    "loggers": {
+        name: {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False}
+        for name in ("scheduler", "nodes", "tasks", "agent")
+    },
+}

@@ -1,0 +1,45 @@
+"""URL map: API v1 (every path with or without a trailing slash), admin, docs, health, dashboard."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from nodes import views as node_views
+from scheduler_site import auth_views, health, spa
+from scheduler_site.api_root import ApiRootView
+from tasks import views as task_views
+from tasks.logs import views as log_views
+
+ID = r"(?P<pk>[^/]+)"
+
+
+def api(route: str, view, name: str):
+    return re_path(rf"^api/v1/{route}/?$", view.as_view(), name=name)
+
+
+urlpatterns = [
+    re_path(r"^api/v1/?$", ApiRootView.as_view(), name="api-root"),
+    api("auth/token", auth_views.TokenView, "auth-token"),
+    api("auth/login", auth_views.LoginView, "auth-login"),
+    api("auth/logout", auth_views.LogoutView, "auth-logout"),
+    api("auth/me", auth_views.MeView, "auth-me"),
+    api("tasks", task_views.TaskListView, "task-list"),
+    api(rf"tasks/{ID}", task_views.TaskDetailView, "task-detail"),
+    api(rf"tasks/{ID}/cancel", task_views.TaskCancelView, "task-cancel"),
+    api(rf"tasks/{ID}/logs", log_views.TaskLogView, "task-logs"),
+    api(rf"tasks/{ID}/logs/raw", log_views.TaskRawLogView, "task-logs-raw"),
+    api("nodes", node_views.NodeListView, "node-list"),
+    api(rf"nodes/{ID}", node_views.NodeDetailView, "node-detail"),
+    api(rf"nodes/{ID}/drain", node_views.NodeDrainView, "node-drain"),
+    api(rf"nodes/{ID}/undrain", node_views.NodeUndrainView, "node-undrain"),
+    api("internal/register", node_views.RegisterView, "internal-register"),
+    api(rf"internal/nodes/{ID}/heartbeat", node_views.HeartbeatView, "internal-heartbeat"),
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    re_path(r"^api/", spa.api_not_found),
+    re_path(r"^(?!static/|admin/|ws/|metrics).*$", spa.index, name="dashboard"),
+]

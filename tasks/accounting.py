@@ -1,0 +1,61 @@
+"""Resource accounting on node rows: reservations go on at placement and come off when a task
+leaves ASSIGNED/RUNNING, always in the transaction of the task's status change.
+
+Invariant (see `invariant_violations`): a node's allocated CPU and memory equal the sums over its
+ASSIGNED and RUNNING tasks and never exceed its capacity; the database also enforces the latter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from django.db.models import Count, F, Sum
+
+from nodes.models import Node
+from tasks.models import ACTIVE_STATUSES, Task
+
+
+def release(task: Task) -> None:
+    """Give back `task`'s reservation on its node and mark the node's desired set as changed."""
+    if task.node_id is None:
+        return
+    Node.objects.filter(pk=task.node_id).update(
+        cpu_allocated=F("cpu_allocated") - task.cpu,
+        mem_allocated=F("mem_allocated") - task.mem,
+        generation=F("generation") + 1,
+    )
+
+
+def reserve(deltas: Mapping[int, tuple[int, int]]) -> None:
+    """Add (cpu, mem) to each node in `deltas`. The caller holds the rows locked and has re-checked fit."""
+    for node_id in sorted(deltas):
+        cpu, mem = deltas[node_id]
+        Node.objects.filter(pk=node_id).update(
+            cpu_allocated=F("cpu_allocated") + cpu,
+            mem_allocated=F("mem_allocated") + mem,
+            generation=F("generation") + 1,
+        )
+
+
+def invariant_violations() -> list[str]:
+    """Every way the books disagree with the tasks; empty when all is well."""
+    sums = {
+        row["node_id"]: row
+        for row in Task.objects.filter(status__in=ACTIVE_STATUSES, node__isnull=False)
+        .values("node_id")
+        .annotate(cpu=Sum("cpu"), mem=Sum("mem"), n=Count("id"))
+    }
+    problems = []
+    for node in Node.objects.all():
+        expected = sums.get(node.pk, {"cpu": 0, "mem": 0})
+        if node.cpu_allocated != expected["cpu"] or node.mem_allocated != expected["mem"]:
+            problems.append(
+                f"{node.name}: allocated {node.cpu_allocated}m/{node.mem_allocated}MiB, "
+                f"tasks hold {expected['cpu']}m/{expected['mem']}MiB"
+            )
+        if node.cpu_allocated > node.cpu_capacity or node.mem_allocated > node.mem_capacity:
+            problems.append(f"{node.name}: over capacity")
+    orphans = Task.objects.filter(status__in=ACTIVE_STATUSES, node__isnull=True).count()
+    if orphans:
+        problems.append(f"{orphans} active task(s) without a node")
+    return problems

@@ -1,0 +1,38 @@
+"""`/ws/events/`: live cluster changes for the dashboard (task transitions, node state and usage).
+
+Frames down: {"type": "tasks", "tasks": [task...]} and {"type": "nodes", "nodes": [node...]},
+the same shapes as the REST lists. Publishers coalesce (placement batches, heartbeat usage once a
+second per process), so a busy cluster does not flood the browser.
+"""
+
+from __future__ import annotations
+
+import json
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from scheduler_site import groups
+
+
+class EventsConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        await self.channel_layer.group_add(groups.EVENTS, self.channel_name)
+        await self.accept()
+        await self.send(text_data=json.dumps({"type": "hello"}))
+
+    async def disconnect(self, code: int) -> None:
+        await self.channel_layer.group_discard(groups.EVENTS, self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data == '{"type":"ping"}':
+            await self.send(text_data='{"type":"pong"}')
+
+    async def cluster_tasks(self, message: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "tasks", "tasks": message["tasks"]}))
+
+    async def cluster_nodes(self, message: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "nodes", "nodes": message["nodes"]}))

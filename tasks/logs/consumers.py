@@ -1,0 +1,119 @@
+"""`/ws/tasks/{id}/logs/`: a task's log for browsers and the CLI: history first, then live, with
+no gap and no duplicate.
+
+The consumer joins the task's group before reading history, so nothing published meanwhile is
+missed; channel-layer messages are handled only after `connect` returns, and any chunk at or
+below the last sequence sent is skipped. If the layer dropped messages (a slow consumer's
+channel is full), the gap is seen from the sequence numbers and filled from the database.
+
+Query: `?attempt=N` (default: the newest, switching to newer attempts as they start) and
+`?after=SEQ` to resume. Frames down: {"type": "log", attempt, seq, stream, data, ts},
+{"type": "status", status, attempt, task}, {"type": "attempt", attempt} when a new attempt starts.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from scheduler_site import groups
+from scheduler_site.formats import parse_id
+from tasks.logs.store import chunk_message, newest_attempt, read_chunks
+from tasks.models import Task
+from tasks.presenters import task_summary
+
+HISTORY_PAGE = 1000
+
+
+def _query_int(scope: dict, name: str) -> int | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
+    if not values:
+        return None
+    try:
+        return int(values[0])
+    except ValueError:
+        return None
+
+
+@database_sync_to_async
+def _load_task(task_id: int) -> Task | None:
+    return Task.objects.filter(pk=task_id).first()
+
+
+@database_sync_to_async
+def _page(task: Task, attempt: int, after: int) -> list[dict]:
+    return [chunk_message(c) for c in read_chunks(task, attempt=attempt, after=after, limit=HISTORY_PAGE)]
+
+
+class TaskLogConsumer(AsyncWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=4401)
+            return
+        task_id = parse_id(self.scope["url_route"]["kwargs"]["task_id"])
+        self.task = await _load_task(task_id) if task_id else None
+        if self.task is None:
+            await self.close(code=4404)
+            return
+        self.group = groups.task_group(self.task.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        requested = _query_int(self.scope, "attempt")
+        self.pinned = requested is not None
+        self.attempt = requested if self.pinned else await database_sync_to_async(newest_attempt)(self.task)
+        self.last_seq = _query_int(self.scope, "after")
+        if self.last_seq is None:
+            self.last_seq = -1
+        await self._send_status(task_summary(self.task))
+        await self._catch_up()
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def _send_status(self, summary: dict) -> None:
+        await self.send(text_data=json.dumps(
+            {"type": "status", "status": summary["status"], "attempt": summary["attempt"], "task": summary}
+        ))
+
+    async def _send_chunks(self, chunks: list[dict]) -> None:
+        for chunk in chunks:
+            await self.send(text_data=json.dumps({"type": "log", **chunk}))
+            self.last_seq = chunk["seq"]
+
+    async def _catch_up(self) -> None:
+        """Send everything stored after `last_seq` for the followed attempt."""
+        if self.attempt < 1:
+            return
+        while True:
+            page = await _page(self.task, self.attempt, self.last_seq)
+            await self._send_chunks(page)
+            if len(page) < HISTORY_PAGE:
+                return
+
+    async def _follow_attempt(self, attempt: int) -> None:
+        if self.pinned or attempt <= self.attempt:
+            return
+        self.attempt, self.last_seq = attempt, -1
+        await self.send(text_data=json.dumps({"type": "attempt", "attempt": attempt}))
+
+    # -- channel-layer messages ------------------------------------------------------------
+
+    async def task_log(self, message: dict) -> None:
+        for chunk in message["chunks"]:
+            await self._follow_attempt(chunk["attempt"])
+            if chunk["attempt"] != self.attempt or chunk["seq"] <= self.last_seq:
+                continue
+            if chunk["seq"] > self.last_seq + 1:
+                await self._catch_up()  # the layer dropped something: fill the gap from the store
+                continue
+            await self._send_chunks([chunk])
+
+    async def task_status(self, message: dict) -> None:
+        summary = message["task"]
+        await self._follow_attempt(summary["attempt"])
+        await self._send_status(summary)

@@ -1,0 +1,114 @@
+"""Tasks, their history (one event per transition) and their output (log chunks).
+
+`Task.status` is written only by `tasks.states`. CPU is stored in millicores and memory in MiB,
+so resource accounting is integer arithmetic.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "PENDING"
+    ASSIGNED = "ASSIGNED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
+TERMINAL_STATUSES = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+
+
+class Task(models.Model):
+    name = models.CharField(max_length=200, blank=True)
+    command = models.TextField()
+    cpu = models.PositiveIntegerField(help_text="millicores")
+    mem = models.PositiveIntegerField(help_text="MiB")
+    priority = models.IntegerField(default=0)
+    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING, editable=False)
+    status_reason = models.CharField(max_length=64, blank=True, editable=False)
+    status_message = models.TextField(blank=True, editable=False)
+    node = models.ForeignKey(
+        "nodes.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks", editable=False
+    )
+    node_name = models.CharField(max_length=253, blank=True, editable=False)
+    attempt = models.PositiveIntegerField(default=0, editable=False)
+    max_attempts = models.PositiveIntegerField(default=3)
+    timeout = models.FloatField(null=True, blank=True, help_text="seconds; empty means no limit")
+    env = models.JSONField(default=dict, blank=True)
+    node_selector = models.JSONField(default=dict, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True, editable=False)
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    assigned_at = models.DateTimeField(null=True, blank=True, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    log_bytes = models.BigIntegerField(default=0, editable=False)
+    log_bytes_dropped = models.BigIntegerField(default=0, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The placement queue: pending tasks, highest priority first, then oldest.
+            models.Index(
+                fields=["-priority", "id"], name="task_pending_queue", condition=Q(status="PENDING")
+            ),
+            models.Index(fields=["node", "status"], name="task_node_status"),
+            models.Index(fields=["status", "-id"], name="task_status_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.pk} ({self.name or self.command[:40]})"
+
+
+class TaskEvent(models.Model):
+    """One row per transition (and per change of the reason a task is pending)."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempt = models.PositiveIntegerField()
+    from_status = models.CharField(max_length=10, blank=True)
+    to_status = models.CharField(max_length=10)
+    node = models.ForeignKey("nodes.Node", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    node_name = models.CharField(max_length=253, blank=True)
+    reason = models.CharField(max_length=64)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}: {self.from_status}->{self.to_status} ({self.reason})"
+
+
+class LogStream(models.IntegerChoices):
+    STDOUT = 1, "stdout"
+    STDERR = 2, "stderr"
+
+
+class LogChunk(models.Model):
+    """A slice of one attempt's output, numbered by the agent; (task, attempt, seq) is unique."""
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="log_chunks")
+    attempt = models.PositiveIntegerField()
+    seq = models.PositiveIntegerField()
+    stream = models.PositiveSmallIntegerField(choices=LogStream.choices)
+    data = models.TextField()
+    ts = models.FloatField(help_text="when the agent read it (unix time)")
+
+    class Meta:
+        ordering = ["task", "attempt", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "attempt", "seq"], name="logchunk_task_attempt_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_id}/{self.attempt}#{self.seq}"

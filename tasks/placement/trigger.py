@@ -1,0 +1,78 @@
+"""When placement runs: on request (after a submit commits, when capacity frees, when a node comes
+back), and periodically as a safety net. One background thread per process coalesces requests:
+a burst of submits costs one or two passes, not one each.
+
+Processes that do not start the loop (tests, one-off commands) call `place_pending_tasks` directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from django.db import close_old_connections, transaction
+
+from tasks.placement.reservation import place_pending_tasks
+
+log = logging.getLogger("tasks.placement")
+
+
+class PlacementLoop:
+    def __init__(self, *, interval: float | None) -> None:
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="placement-loop", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=10)
+
+    def request(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                place_pending_tasks()
+            except Exception:
+                log.exception("placement pass failed; retrying on the next request")
+                close_old_connections()
+                self._stop.wait(0.2)
+                self._wake.set()
+
+
+_loop: PlacementLoop | None = None
+_lock = threading.Lock()
+
+
+def start_background(*, interval: float | None = None) -> PlacementLoop:
+    """Start this process's placement loop (idempotent)."""
+    global _loop
+    with _lock:
+        if _loop is None:
+            _loop = PlacementLoop(interval=interval)
+            _loop.start()
+        return _loop
+
+
+def stop_background() -> None:
+    global _loop
+    with _lock:
+        if _loop is not None:
+            _loop.stop()
+            _loop = None
+
+
+def request_placement() -> None:
+    """Ask for a placement pass after the current transaction commits (no-op without a loop)."""
+    if _loop is not None:
+        transaction.on_commit(_loop.request)

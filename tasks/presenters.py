@@ -1,0 +1,48 @@
+"""Plain-dict views of tasks and events, shared by the REST serializers and the live streams.
+
+Hand-written rather than a DRF serializer because the placement path publishes thousands of
+these per second; the serializers delegate here so the API and the streams never disagree.
+"""
+
+from __future__ import annotations
+
+from scheduler_site.formats import iso, millicores_to_cores
+from tasks.models import Task, TaskEvent
+
+
+def task_summary(task: Task) -> dict:
+    return {
+        "id": task.pk,
+        "name": task.name,
+        "command": task.command,
+        "cpu": millicores_to_cores(task.cpu),
+        "mem": task.mem,
+        "priority": task.priority,
+        "status": task.status,
+        "status_reason": task.status_reason,
+        "status_message": task.status_message,
+        "node": task.node_id,
+        "node_name": task.node_name or None,
+        "attempt": task.attempt,
+        "max_attempts": task.max_attempts,
+        "timeout": task.timeout,
+        "exit_code": task.exit_code,
+        "created_at": iso(task.created_at),
+        "assigned_at": iso(task.assigned_at),
+        "started_at": iso(task.started_at),
+        "finished_at": iso(task.finished_at),
+    }
+
+
+def event_summary(event: TaskEvent) -> dict:
+    return {
+        "id": event.pk,
+        "time": iso(event.created_at),
+        "attempt": event.attempt,
+        "from_status": event.from_status or None,
+        "to_status": event.to_status,
+        "node": event.node_id,
+        "node_name": event.node_name or None,
+        "reason": event.reason,
+        "message": event.message,
+    }

@@ -1,0 +1,63 @@
+"""Requeue: when a node is lost or an agent loses a task, the attempt ends and the task returns
+to PENDING for its next attempt, or FAILS when its attempts are used up.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from nodes.health import offline_cutoff, set_status
+from nodes.models import Node, NodeStatus
+from tasks import states
+from tasks.models import ACTIVE_STATUSES, Task, TaskEvent, TaskStatus
+from tasks.placement.trigger import request_placement
+
+log = logging.getLogger("tasks.recovery")
+
+
+def requeue(task: Task, *, reason: str, message: str) -> TaskEvent:
+    """End the current attempt of a locked ASSIGNED/RUNNING task."""
+    if task.attempt >= task.max_attempts:
+        return states.transition(
+            task, TaskStatus.FAILED, reason=reason,
+            message=f"{message} No attempts left ({task.attempt}/{task.max_attempts}).",
+        )
+    event = states.transition(
+        task, TaskStatus.PENDING, reason=reason,
+        message=f"{message} Attempt {task.attempt}/{task.max_attempts} ended; queued again.",
+    )
+    request_placement()
+    return event
+
+
+def take_node_offline(node_id: int, *, now: datetime | None = None) -> list[TaskEvent]:
+    """Mark a silent node OFFLINE and requeue its tasks, in one transaction.
+
+    Locks the node's active tasks, then the node (the project's lock order), and re-checks the
+    heartbeat under the lock: of two sweepers, one does the work and the other finds it done.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        tasks = list(
+            Task.objects.select_for_update().filter(node_id=node_id, status__in=ACTIVE_STATUSES).order_by("pk")
+        )
+        node = Node.objects.select_for_update().filter(pk=node_id).first()
+        if node is None or node.status == NodeStatus.OFFLINE or node.last_heartbeat >= offline_cutoff(now):
+            return []
+        # A placement that committed while we waited for the node lock may have added a task.
+        tasks += Task.objects.select_for_update().filter(
+            node_id=node_id, status__in=ACTIVE_STATUSES
+        ).exclude(pk__in=[task.pk for task in tasks])
+        silent = (now - node.last_heartbeat).total_seconds()
+        set_status(node, NodeStatus.OFFLINE, reason="NodeLost", message=f"No heartbeat for {silent:.1f}s.")
+        events = [
+            requeue(task, reason="NodeLost", message=f"Node {node.name} stopped heartbeating.")
+            for task in tasks
+            if task.node_id == node_id and task.status in ACTIVE_STATUSES
+        ]
+    log.info("node offline", extra={"node": node.name, "requeued": len(events)})
+    return events

@@ -1,0 +1,235 @@
+"""Task JSON at the API edge: validation of submissions (every error names its field) and the
+read shapes, which delegate to `tasks.presenters` so the API and the live streams agree."""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+
+from rest_framework import serializers
+
+from scheduler_site.formats import cores_to_millicores
+from tasks.models import TaskStatus
+from tasks.presenters import event_summary, task_summary
+
+MAX_COMMAND_BYTES = 64 * 1024
+MAX_NAME_LENGTH = 200
+MAX_CPU_CORES = 1024
+MAX_MEM_MIB = 16 * 1024 * 1024  # 16 TiB
+MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
+MAX_ATTEMPTS = 100
+PRIORITY_RANGE = (-1000, 1000)
+MAX_MAP_ENTRIES = 128
+MAX_MAP_BYTES = 64 * 1024
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$")
+RESERVED_ENV_PREFIX = "SCHEDULER_"
+
+
+def _no_nul(value: str, what: str) -> str:
+    if "\x00" in value:
+        raise serializers.ValidationError(f"{what} must not contain NUL bytes.")
+    return value
+
+
+class StrictStringField(serializers.CharField):
+    """A string and only a string: numbers, lists and objects are refused, not coerced."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError("Must be a string.")
+        return super().to_internal_value(data)
+
+
+class StrictFloatField(serializers.FloatField):
+    """A finite number; booleans are refused rather than read as 0 and 1."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("invalid")
+        return value
+
+
+class CoresField(serializers.Field):
+    """CPU in cores (0.25 = a quarter core), stored as integer millicores."""
+
+    default_error_messages = {
+        "invalid": "Must be a number of cores, such as 1 or 0.25.",
+        "positive": "Must be greater than 0.",
+        "precision": "At most three decimals (1 millicore).",
+        "max": f"At most {MAX_CPU_CORES} cores.",
+    }
+
+    def to_internal_value(self, data) -> int:
+        if isinstance(data, bool) or not isinstance(data, int | float | str):
+            self.fail("invalid")
+        try:
+            cores = Decimal(str(data).strip())
+        except InvalidOperation:
+            self.fail("invalid")
+        if not cores.is_finite():
+            self.fail("invalid")
+        if cores <= 0:
+            self.fail("positive")
+        if cores > MAX_CPU_CORES:
+            self.fail("max")
+        if (cores * 1000) != (cores * 1000).to_integral_value():
+            self.fail("precision")
+        return cores_to_millicores(cores)
+
+    def to_representation(self, value):
+        return value
+
+
+class StringMapField(serializers.Field):
+    """A JSON object of string keys to string values (env, node selector, labels)."""
+
+    def __init__(self, *, key_pattern: re.Pattern, key_help: str, **kwargs) -> None:
+        self.key_pattern = key_pattern
+        self.key_help = key_help
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> dict[str, str]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object of string keys to string values.")
+        if len(data) > MAX_MAP_ENTRIES:
+            raise serializers.ValidationError(f"At most {MAX_MAP_ENTRIES} entries.")
+        size = 0
+        for key, value in data.items():
+            if not isinstance(value, str):
+                raise serializers.ValidationError(f"Value of {key!r} must be a string.")
+            if not self.key_pattern.match(key):
+                raise serializers.ValidationError(f"Key {key!r} is not valid: {self.key_help}.")
+            _no_nul(value, f"Value of {key!r}")
+            size += len(key.encode()) + len(value.encode())
+        if size > MAX_MAP_BYTES:
+            raise serializers.ValidationError(f"At most {MAX_MAP_BYTES} bytes in all.")
+        return dict(data)
+
+    def to_representation(self, value):
+        return value
+
+
+class RejectUnknownFieldsMixin:
+    """Refuse fields the API does not know: a typo (`memory` for `mem`) must not pass silently."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, dict):
+            raise serializers.ValidationError({"non_field_errors": ["Expected a JSON object."]})
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+def labels_field(**kwargs) -> StringMapField:
+    return StringMapField(
+        key_pattern=LABEL_KEY, key_help="letters, digits, '.', '_', '-', '/', at most 253", **kwargs
+    )
+
+
+class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    command = StrictStringField(trim_whitespace=False, allow_blank=False,
+                                help_text=f"Run as `/bin/sh -c COMMAND`; at most {MAX_COMMAND_BYTES} bytes.")
+    cpu = CoresField(required=False, default=1000, help_text="Cores, fractions allowed (default 1).")
+    mem = serializers.IntegerField(required=False, default=256, min_value=1, max_value=MAX_MEM_MIB,
+                                   help_text="MiB (default 256).")
+    name = StrictStringField(required=False, default="", allow_blank=True, max_length=MAX_NAME_LENGTH)
+    priority = serializers.IntegerField(required=False, default=0, min_value=PRIORITY_RANGE[0],
+                                        max_value=PRIORITY_RANGE[1], help_text="Higher goes first.")
+    max_attempts = serializers.IntegerField(required=False, default=3, min_value=1, max_value=MAX_ATTEMPTS)
+    timeout = StrictFloatField(required=False, default=None, allow_null=True,
+                                     max_value=MAX_TIMEOUT_SECONDS, help_text="Seconds; omit for no limit.")
+    env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", required=False, default=dict)
+    node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
+
+    def validate_command(self, value: str) -> str:
+        _no_nul(value, "The command")
+        if not value.strip():
+            raise serializers.ValidationError("The command is empty.")
+        if len(value.encode()) > MAX_COMMAND_BYTES:
+            raise serializers.ValidationError(f"At most {MAX_COMMAND_BYTES} bytes.")
+        return value
+
+    def validate_name(self, value: str) -> str:
+        return _no_nul(value, "The name")
+
+    def validate_timeout(self, value: float | None) -> float | None:
+        if value is not None and not value > 0:
+            raise serializers.ValidationError("Must be a positive number of seconds (omit it for no limit).")
+        return value
+
+    def validate_env(self, value: dict[str, str]) -> dict[str, str]:
+        reserved = sorted(key for key in value if key.startswith(RESERVED_ENV_PREFIX))
+        if reserved:
+            raise serializers.ValidationError(f"{', '.join(reserved)}: the SCHEDULER_ prefix is reserved.")
+        return value
+
+
+class TaskSerializer(serializers.Serializer):
+    """A task as lists show it."""
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    command = serializers.CharField()
+    cpu = serializers.FloatField(help_text="cores")
+    mem = serializers.IntegerField(help_text="MiB")
+    priority = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=TaskStatus.choices)
+    status_reason = serializers.CharField()
+    status_message = serializers.CharField()
+    node = serializers.IntegerField(allow_null=True)
+    node_name = serializers.CharField(allow_null=True)
+    attempt = serializers.IntegerField()
+    max_attempts = serializers.IntegerField()
+    timeout = serializers.FloatField(allow_null=True)
+    exit_code = serializers.IntegerField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    assigned_at = serializers.DateTimeField(allow_null=True)
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, instance) -> dict:
+        return task_summary(instance)
+
+
+class TaskEventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    time = serializers.DateTimeField()
+    attempt = serializers.IntegerField()
+    from_status = serializers.CharField(allow_null=True)
+    to_status = serializers.CharField()
+    node = serializers.IntegerField(allow_null=True)
+    node_name = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+    message = serializers.CharField()
+
+    def to_representation(self, instance) -> dict:
+        return event_summary(instance)
+
+
+class TaskDetailSerializer(TaskSerializer):
+    """A task with what it runs with and its history."""
+
+    env = serializers.DictField(child=serializers.CharField())
+    node_selector = serializers.DictField(child=serializers.CharField())
+    submitter = serializers.CharField(allow_null=True)
+    log_bytes = serializers.IntegerField()
+    log_bytes_dropped = serializers.IntegerField()
+    events = TaskEventSerializer(many=True)
+
+    def to_representation(self, instance) -> dict:
+        data = task_summary(instance)
+        data.update(
+            env=instance.env,
+            node_selector=instance.node_selector,
+            submitter=instance.submitter.get_username() if instance.submitter else None,
+            log_bytes=instance.log_bytes,
+            log_bytes_dropped=instance.log_bytes_dropped,
+            events=[event_summary(event) for event in instance.events.all()],
+        )
+        return data

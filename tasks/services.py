@@ -1,0 +1,68 @@
+"""What users and operators do to tasks: submit, cancel, requeue. Views, the admin and the CLI
+all come through here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from django.db import transaction
+
+from scheduler_site.exceptions import InvalidTransition, NotFound
+from tasks import recovery, states
+from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
+from tasks.placement.trigger import request_placement
+
+log = logging.getLogger("tasks")
+
+
+@transaction.atomic
+def submit_task(
+    *,
+    command: str,
+    cpu: int,
+    mem: int,
+    name: str = "",
+    priority: int = 0,
+    max_attempts: int = 3,
+    timeout: float | None = None,
+    env: Mapping[str, str] | None = None,
+    node_selector: Mapping[str, str] | None = None,
+    submitter=None,
+) -> Task:
+    """Queue a task (cpu in millicores, mem in MiB); placement runs right after commit."""
+    task = Task.objects.create(
+        command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
+        timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
+    )
+    states.record_submitted(task)
+    request_placement()
+    return task
+
+
+def _lock(task_id: int) -> Task:
+    task = Task.objects.select_for_update().filter(pk=task_id).first()
+    if task is None:
+        raise NotFound(f"Task {task_id} not found.")
+    return task
+
+
+@transaction.atomic
+def cancel_task(*, task_id: int, by: str = "") -> Task:
+    """Cancel a task that has not finished; its node is nudged to kill it at once."""
+    task = _lock(task_id)
+    was_active = task.status in ACTIVE_STATUSES
+    states.transition(task, TaskStatus.CANCELLED, reason="Cancelled", message=f"Cancelled by {by}." if by else "")
+    if was_active:
+        request_placement()  # its reservation is free again
+    return task
+
+
+@transaction.atomic
+def requeue_task(*, task_id: int, by: str = "") -> Task:
+    """Operator action: end the current attempt of an ASSIGNED/RUNNING task and place it again."""
+    task = _lock(task_id)
+    if task.status not in ACTIVE_STATUSES:
+        raise InvalidTransition(f"Only ASSIGNED or RUNNING tasks can be requeued; this one is {task.status}.")
+    recovery.requeue(task, reason="Requeued", message=f"Requeued by {by}." if by else "Requeued.")
+    return task

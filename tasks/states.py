@@ -1,0 +1,152 @@
+"""The task state machine: the allowed edges, and the only code that writes `Task.status`.
+
+    PENDING -> ASSIGNED -> RUNNING -> SUCCEEDED | FAILED
+    any non-terminal -> CANCELLED
+    ASSIGNED | RUNNING -> PENDING (next attempt: node lost, agent lost it, operator requeue)
+    ASSIGNED -> SUCCEEDED | FAILED (the exit report overtook the start report)
+
+Every transition writes a TaskEvent, gives back the node reservation when the task leaves
+ASSIGNED/RUNNING (same transaction), and publishes the new state after commit. Callers hold the
+task row locked (`select_for_update`) inside `transaction.atomic()`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.utils import timezone
+
+from nodes.models import Node
+from scheduler_site.exceptions import InvalidTransition
+from tasks import accounting, notify
+from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskEvent, TaskStatus
+
+S = TaskStatus
+ALLOWED: dict[str, frozenset[str]] = {
+    S.PENDING: frozenset({S.ASSIGNED, S.CANCELLED}),
+    S.ASSIGNED: frozenset({S.RUNNING, S.SUCCEEDED, S.FAILED, S.CANCELLED, S.PENDING}),
+    S.RUNNING: frozenset({S.SUCCEEDED, S.FAILED, S.CANCELLED, S.PENDING}),
+    S.SUCCEEDED: frozenset(),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+_STATUS_FIELDS = ["status", "status_reason", "status_message", "updated_at"]
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in ALLOWED[current]
+
+
+def check_transition(current: str, target: str) -> None:
+    if not can_transition(current, target):
+        if current in TERMINAL_STATUSES:
+            raise InvalidTransition(f"Task is already {current}; it cannot become {target}.")
+        raise InvalidTransition(f"A {current} task cannot become {target}.")
+
+
+def _event(task: Task, *, previous: str, reason: str, message: str, node: Node | None = None) -> TaskEvent:
+    return TaskEvent(
+        task=task,
+        attempt=task.attempt,
+        from_status=previous,
+        to_status=task.status,
+        node_id=node.pk if node else task.node_id,
+        node_name=node.name if node else task.node_name,
+        reason=reason,
+        message=message,
+    )
+
+
+def record_submitted(task: Task) -> TaskEvent:
+    """The first event of a task just inserted as PENDING."""
+    event = _event(task, previous="", reason="Submitted", message="Waiting for placement.")
+    event.save()
+    notify.tasks_changed([task])
+    return event
+
+
+def transition(
+    task: Task,
+    target: str,
+    *,
+    reason: str,
+    message: str = "",
+    exit_code: int | None = None,
+    at: datetime | None = None,
+) -> TaskEvent:
+    """Move one locked task to `target` (not ASSIGNED: placement uses `assign_many`)."""
+    if target == S.ASSIGNED:
+        raise InvalidTransition("Use assign_many() to place tasks.")
+    previous = task.status
+    check_transition(previous, target)
+    now = at or timezone.now()
+    node_id = task.node_id
+    fields = list(_STATUS_FIELDS)
+    if previous in ACTIVE_STATUSES and target not in ACTIVE_STATUSES:
+        accounting.release(task)
+    task.status, task.status_reason, task.status_message = target, reason, message
+    if target == S.RUNNING:
+        task.started_at = now
+        fields.append("started_at")
+    if target in TERMINAL_STATUSES:
+        task.finished_at = now
+        fields.append("finished_at")
+        if previous == S.ASSIGNED and target != S.CANCELLED and task.started_at is None:
+            task.started_at = now
+            fields.append("started_at")
+    if exit_code is not None:
+        task.exit_code = exit_code
+        fields.append("exit_code")
+    event = _event(task, previous=previous, reason=reason, message=message)
+    if target == S.PENDING:
+        # Back in the queue for its next attempt; the node it left is in the event.
+        task.node = None
+        task.node_name = ""
+        task.started_at = None
+        task.assigned_at = None
+        fields += ["node", "node_name", "started_at", "assigned_at"]
+    task.save(update_fields=fields)
+    event.save()
+    notify.tasks_changed([task], nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
+    return event
+
+
+def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None = None) -> list[TaskEvent]:
+    """Place locked PENDING tasks on nodes: one more attempt each. The caller reserved the resources."""
+    now = at or timezone.now()
+    events = []
+    for task, node in placements:
+        check_transition(task.status, S.ASSIGNED)
+        previous = task.status
+        task.status = S.ASSIGNED
+        task.status_reason = "Scheduled"
+        task.status_message = f"Assigned to {node.name}."
+        task.node = node
+        task.node_name = node.name
+        task.attempt += 1
+        task.assigned_at = now
+        task.updated_at = now
+        events.append(_event(task, previous=previous, reason="Scheduled", message=task.status_message, node=node))
+    tasks = [task for task, _ in placements]
+    Task.objects.bulk_update(
+        tasks, [*_STATUS_FIELDS, "node", "node_name", "attempt", "assigned_at"], batch_size=500
+    )
+    TaskEvent.objects.bulk_create(events, batch_size=1000)
+    notify.tasks_changed(tasks, nudge_nodes={node.pk for _, node in placements})
+    return events
+
+
+def note_unschedulable(task: Task, message: str) -> TaskEvent | None:
+    """Record why a PENDING task was not placed, once per distinct reason (not a transition)."""
+    if task.status != S.PENDING or (task.status_reason == "Unschedulable" and task.status_message == message):
+        return None
+    task.status_reason, task.status_message = "Unschedulable", message
+    Task.objects.filter(pk=task.pk, status=S.PENDING).update(
+        status_reason=task.status_reason, status_message=message, updated_at=timezone.now()
+    )
+    event = _event(task, previous=S.PENDING, reason="Unschedulable", message=message)
+    event.save()
+    notify.tasks_changed([task])
+    return event

@@ -1,0 +1,68 @@
+"""Task endpoints of API v1: translate HTTP to `tasks.services` / `tasks.selectors` and back."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from scheduler_site.pagination import Pagination
+from scheduler_site.permissions import IsUser, requires
+from tasks import selectors, services
+from tasks.serializers import TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
+
+
+def _actor(request: Request) -> str:
+    return request.user.get_username()
+
+
+class TaskListView(APIView):
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [requires("tasks.add_task")()]
+        return [IsUser()]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, description="PENDING, ASSIGNED, RUNNING, SUCCEEDED, FAILED or "
+                                                        "CANCELLED; several separated by commas"),
+            OpenApiParameter("node", str, description="node id or name"),
+            OpenApiParameter("page", int), OpenApiParameter("page_size", int),
+        ],
+        responses=TaskSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        tasks = selectors.list_tasks(status=request.query_params.get("status"),
+                                     node=request.query_params.get("node"))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(tasks, request, view=self)
+        return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    @extend_schema(request=TaskSubmitSerializer, responses={201: TaskDetailSerializer})
+    def post(self, request: Request) -> Response:
+        submission = TaskSubmitSerializer(data=request.data)
+        submission.is_valid(raise_exception=True)
+        task = services.submit_task(**submission.validated_data, submitter=request.user)
+        task = selectors.get_task(task.pk, with_events=True)
+        return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED,
+                        headers={"Location": f"/api/v1/tasks/{task.pk}"})
+
+
+class TaskDetailView(APIView):
+    permission_classes = [IsUser]
+
+    @extend_schema(responses=TaskDetailSerializer)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(TaskDetailSerializer(selectors.get_task(pk, with_events=True)).data)
+
+
+class TaskCancelView(APIView):
+    permission_classes = [requires("tasks.change_task")]
+
+    @extend_schema(request=None, responses=TaskDetailSerializer)
+    def post(self, request: Request, pk: str) -> Response:
+        task = selectors.get_task(pk)
+        services.cancel_task(task_id=task.pk, by=_actor(request))
+        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data)

@@ -1,0 +1,79 @@
+"""Shared fixtures: users with and without permissions, API clients, and small builders."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.db import connection
+from rest_framework.test import APIClient
+
+from scheduler_site.models import ApiToken
+
+REQUIRE_POSTGRES = os.environ.get("SCHEDULER_REQUIRE_POSTGRES") == "1"
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    if REQUIRE_POSTGRES and not is_postgres():
+        raise pytest.UsageError("SCHEDULER_REQUIRE_POSTGRES=1 but DATABASE_URL is not a PostgreSQL URL.")
+    if not is_postgres():
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...)")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if REQUIRE_POSTGRES and report.skipped and "postgres" in item.keywords:
+        report.outcome = "failed"
+        report.longrepr = "a PostgreSQL-only test was skipped on the PostgreSQL run"
+
+
+def make_user(username: str, *perms: str, staff: bool = False) -> User:
+    user = User.objects.create_user(username=username, password="pw-" + username, is_staff=staff)
+    for perm in perms:
+        app_label, codename = perm.split(".")
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    return User.objects.get(pk=user.pk)  # fresh: permission cache
+
+
+@pytest.fixture
+def operator(db) -> User:
+    """A user who may submit and cancel tasks and drain nodes."""
+    return make_user("operator", "tasks.add_task", "tasks.change_task", "nodes.change_node")
+
+
+@pytest.fixture
+def viewer(db) -> User:
+    """A signed-in user without any permission: may read, may not change."""
+    return make_user("viewer")
+
+
+def token_client(user: User) -> APIClient:
+    _, token = ApiToken.issue(user=user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def api(operator) -> APIClient:
+    return token_client(operator)
+
+
+@pytest.fixture
+def viewer_api(viewer) -> APIClient:
+    return token_client(viewer)
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
