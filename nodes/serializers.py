@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from rest_framework import serializers
 
@@ -19,6 +20,20 @@ from tasks.serializers import (
 
 NODE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 MAX_NODE_MEM_MIB = 64 * 1024 * 1024
+
+
+def _strings_in(value) -> Iterator[str]:
+    """Every key and string inside a parsed JSON value (iteratively: nesting depth is no concern here)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 class NodeSerializer(serializers.Serializer):
@@ -83,7 +98,7 @@ class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
                                    help_text="this node's token, when rejoining after a restart")
 
     def validate_name(self, value: str) -> str:
-        if not NODE_NAME.match(value):
+        if not NODE_NAME.fullmatch(value):
             raise serializers.ValidationError("Letters, digits, '.', '_' and '-', starting and ending "
                                               "with a letter or digit, at most 253.")
         return value
@@ -91,6 +106,14 @@ class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     def validate_agent(self, value: dict) -> dict:
         if len(str(value)) > 4096:
             raise serializers.ValidationError("At most 4 KiB.")
+        # PostgreSQL's jsonb can hold neither NUL nor lone surrogates: refuse them here, not with a 500.
+        for text in _strings_in(value):
+            if "\x00" in text:
+                raise serializers.ValidationError("Must not contain NUL bytes.")
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                raise serializers.ValidationError("Must be valid Unicode (no lone surrogates).") from None
         return value
 
 

@@ -23,6 +23,7 @@ from scheduler_site.pagination import Pagination
 from scheduler_site.permissions import IsJoiner, IsSameNode, IsUser, requires
 from tasks.agent_gateway import Report, handle_heartbeat
 from tasks.models import ACTIVE_STATUSES
+from tasks.recovery import node_left
 
 
 def _status_filter(raw: str | None) -> list[str] | None:
@@ -131,3 +132,15 @@ class HeartbeatView(APIView):
                                   reports=reports)
         answer["heartbeat_interval"] = settings.SCHEDULER_HEARTBEAT_INTERVAL
         return Response(answer)
+
+
+class LeaveView(APIView):
+    """The agent is stopping: the node goes OFFLINE at once and its tasks are requeued."""
+
+    authentication_classes = [NodeTokenAuthentication]
+    permission_classes = [IsSameNode]
+
+    @extend_schema(request=None, responses=dict)
+    def post(self, request: Request, pk: str) -> Response:
+        events = node_left(request.user.node.pk)
+        return Response({"requeued": len(events)})

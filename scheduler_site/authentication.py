@@ -3,6 +3,7 @@ on the internal endpoints), and agents joining (`Token <join token>`, only on re
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -11,6 +12,8 @@ from rest_framework import authentication, exceptions
 
 from scheduler_site import tokens
 from scheduler_site.models import ApiToken
+
+KEY_ID = re.compile(r"[0-9a-f]{1,16}")  # ApiToken.key_id: hex, at most 16 characters
 
 
 def bearer(request) -> str | None:
@@ -26,8 +29,8 @@ def bearer(request) -> str | None:
 def user_for_token(raw: str):
     """The active user a user API token belongs to, or None."""
     parsed = tokens.parse_token(raw, tokens.USER_PREFIX)
-    if parsed is None:
-        return None
+    if parsed is None or not KEY_ID.fullmatch(parsed.ident):
+        return None  # also keeps NUL and other junk out of the query (PostgreSQL refuses NUL)
     row = ApiToken.objects.select_related("user").filter(key_id=parsed.ident).first()
     if row is None or not tokens.secret_matches(parsed.secret, row.digest) or not row.user.is_active:
         return None

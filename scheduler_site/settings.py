@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -64,6 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "agent",  # before channels: its `runworker` is the product's, not Channels'
     "channels",
     "scheduler_site",
     "nodes",
@@ -196,15 +196,4 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
-LOG_LEVEL = env_choice("SCHEDULER_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "scheduler_site.logformat.JsonFormatter"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "stream": sys.stderr, "formatter": "json"}},
-    "root": {"handlers": ["stderr"], "level": "WARNING"},
-    "loggers": {
-        name: {"handlers": ["stderr"], "level": LOG_LEVEL, "propagate": False}
-        for name in ("scheduler", "nodes", "tasks", "agent")
-    },
-}
+from scheduler_site.settings_common import LOG_LEVEL, LOGGING  # noqa: E402, F401

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from nodes import views as node_views
 from scheduler_site import auth_views, health, spa
 from scheduler_site.api_root import ApiRootView
+from scheduler_site.permissions import IsUser
 from tasks import views as task_views
 from tasks.logs import views as log_views
 
@@ -36,9 +37,12 @@ urlpatterns = [
     api(rf"nodes/{ID}/undrain", node_views.NodeUndrainView, "node-undrain"),
     api("internal/register", node_views.RegisterView, "internal-register"),
     api(rf"internal/nodes/{ID}/heartbeat", node_views.HeartbeatView, "internal-heartbeat"),
-    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(), name="schema"),
-    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("healthz", health.healthz, name="healthz"),
+    api(rf"internal/nodes/{ID}/leave", node_views.LeaveView, "internal-leave"),
+    # Nothing anonymous: the schema and its docs are for signed-in users too.
+    re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[IsUser]), name="schema"),
+    re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsUser]),
+            name="docs"),
+    re_path(r"^healthz/?$", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     re_path(r"^api/", spa.api_not_found),
     re_path(r"^(?!static/|admin/|ws/|metrics).*$", spa.index, name="dashboard"),

@@ -34,6 +34,34 @@ def requeue(task: Task, *, reason: str, message: str) -> TaskEvent:
     return event
 
 
+def _lock_node_and_tasks(node_id: int) -> tuple[Node | None, list[Task]]:
+    """Lock a node's active tasks, then the node (the project's lock order), then any task a
+    placement committed while we waited for the node."""
+    tasks = list(Task.objects.select_for_update().filter(node_id=node_id, status__in=ACTIVE_STATUSES).order_by("pk"))
+    node = Node.objects.select_for_update().filter(pk=node_id).first()
+    tasks += Task.objects.select_for_update().filter(
+        node_id=node_id, status__in=ACTIVE_STATUSES
+    ).exclude(pk__in=[task.pk for task in tasks])
+    return node, tasks
+
+
+def _requeue_all(node: Node, tasks: list[Task], *, reason: str, message: str) -> list[TaskEvent]:
+    return [requeue(task, reason=reason, message=message) for task in tasks
+            if task.node_id == node.pk and task.status in ACTIVE_STATUSES]
+
+
+def node_left(node_id: int) -> list[TaskEvent]:
+    """The agent said it is stopping: the node goes OFFLINE now, and anything still on it is requeued."""
+    with transaction.atomic():
+        node, tasks = _lock_node_and_tasks(node_id)
+        if node is None:
+            return []
+        set_status(node, NodeStatus.OFFLINE, reason="AgentStopped", message="The agent stopped.")
+        events = _requeue_all(node, tasks, reason="NodeLeft", message=f"The agent on {node.name} stopped.")
+    log.info("node left", extra={"node": node.name, "requeued": len(events)})
+    return events
+
+
 def take_node_offline(node_id: int, *, now: datetime | None = None) -> list[TaskEvent]:
     """Mark a silent node OFFLINE and requeue its tasks, in one transaction.
 
@@ -42,22 +70,11 @@ def take_node_offline(node_id: int, *, now: datetime | None = None) -> list[Task
     """
     now = now or timezone.now()
     with transaction.atomic():
-        tasks = list(
-            Task.objects.select_for_update().filter(node_id=node_id, status__in=ACTIVE_STATUSES).order_by("pk")
-        )
-        node = Node.objects.select_for_update().filter(pk=node_id).first()
+        node, tasks = _lock_node_and_tasks(node_id)
         if node is None or node.status == NodeStatus.OFFLINE or node.last_heartbeat >= offline_cutoff(now):
             return []
-        # A placement that committed while we waited for the node lock may have added a task.
-        tasks += Task.objects.select_for_update().filter(
-            node_id=node_id, status__in=ACTIVE_STATUSES
-        ).exclude(pk__in=[task.pk for task in tasks])
         silent = (now - node.last_heartbeat).total_seconds()
         set_status(node, NodeStatus.OFFLINE, reason="NodeLost", message=f"No heartbeat for {silent:.1f}s.")
-        events = [
-            requeue(task, reason="NodeLost", message=f"Node {node.name} stopped heartbeating.")
-            for task in tasks
-            if task.node_id == node_id and task.status in ACTIVE_STATUSES
-        ]
+        events = _requeue_all(node, tasks, reason="NodeLost", message=f"Node {node.name} stopped heartbeating.")
     log.info("node offline", extra={"node": node.name, "requeued": len(events)})
     return events

@@ -32,6 +32,8 @@ def list_tasks(*, status: str | None = None, node: str | None = None) -> QuerySe
     if statuses:
         query = query.filter(status__in=statuses)
     if node:
+        if "\x00" in node:
+            raise BadFilter("Must be a node id or name.", field="node")
         node_id = parse_id(node)
         query = query.filter(node_id=node_id) if node_id else query.filter(node_name=node)
     return query

@@ -25,11 +25,24 @@ MAX_MAP_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$")
 RESERVED_ENV_PREFIX = "SCHEDULER_"
+# A number written as a JSON number would be: no `1_000` or non-ASCII digits, which Python's
+# float() and Decimal() accept.
+NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _no_nul(value: str, what: str) -> str:
     if "\x00" in value:
         raise serializers.ValidationError(f"{what} must not contain NUL bytes.")
+    return value
+
+
+def _plain_text(value: str, what: str) -> str:
+    """No NUL (PostgreSQL cannot store it) and no lone surrogates (not encodable as UTF-8)."""
+    _no_nul(value, what)
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise serializers.ValidationError(f"{what} must be valid Unicode (no lone surrogates).") from None
     return value
 
 
@@ -46,7 +59,7 @@ class StrictFloatField(serializers.FloatField):
     """A finite number; booleans are refused rather than read as 0 and 1."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool):
+        if isinstance(data, bool) or (isinstance(data, str) and not NUMBER_TEXT.fullmatch(data.strip())):
             self.fail("invalid")
         value = super().to_internal_value(data)
         if not math.isfinite(value):
@@ -66,6 +79,8 @@ class CoresField(serializers.Field):
 
     def to_internal_value(self, data) -> int:
         if isinstance(data, bool) or not isinstance(data, int | float | str):
+            self.fail("invalid")
+        if isinstance(data, str) and not NUMBER_TEXT.fullmatch(data.strip()):
             self.fail("invalid")
         try:
             cores = Decimal(str(data).strip())
@@ -102,9 +117,9 @@ class StringMapField(serializers.Field):
         for key, value in data.items():
             if not isinstance(value, str):
                 raise serializers.ValidationError(f"Value of {key!r} must be a string.")
-            if not self.key_pattern.match(key):
+            if not self.key_pattern.fullmatch(key):
                 raise serializers.ValidationError(f"Key {key!r} is not valid: {self.key_help}.")
-            _no_nul(value, f"Value of {key!r}")
+            _plain_text(value, f"Value of {key!r}")
             size += len(key.encode()) + len(value.encode())
         if size > MAX_MAP_BYTES:
             raise serializers.ValidationError(f"At most {MAX_MAP_BYTES} bytes in all.")

@@ -1,0 +1,58 @@
+"""HTTP to the master: register, heartbeat, leave. Errors come back as two kinds: the master said
+no (`Rejected`, with its status and detail) or it could not be reached (`Unreachable`)."""
+
+from __future__ import annotations
+
+import requests
+
+USER_AGENT = "mini-scheduler-agent/1"
+
+
+class Unreachable(Exception):
+    """Network trouble or a 5xx: retry later."""
+
+
+class Rejected(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(f"{status}: {detail}")
+        self.status, self.detail = status, detail
+
+
+class MasterClient:
+    def __init__(self, master: str, *, timeout: float = 10.0) -> None:
+        self.master = master.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    def _post(self, path: str, token: str, body: dict) -> dict:
+        try:
+            response = self.session.post(
+                f"{self.master}{path}", json=body, timeout=self.timeout,
+                headers={"Authorization": f"Token {token}"},
+            )
+        except requests.RequestException as error:
+            raise Unreachable(str(error)) from error
+        if response.status_code >= 500:
+            raise Unreachable(f"{response.status_code} from the master")
+        try:
+            data = response.json() if response.content else {}
+        except ValueError:
+            data = {"detail": response.text[:200]}
+        if response.status_code >= 400:
+            raise Rejected(response.status_code, str(data))
+        return data
+
+    def register(self, *, join_token: str, name: str, cpu_millicores: int, mem_mib: int, labels: dict,
+                 agent_info: dict, node_token: str | None) -> dict:
+        body = {
+            "name": name, "cpu": f"{cpu_millicores / 1000:.3f}", "mem": mem_mib, "labels": labels,
+            "agent": agent_info, "node_token": node_token,
+        }
+        return self._post("/api/v1/internal/register", join_token, body)
+
+    def heartbeat(self, *, node_id: int, token: str, body: dict) -> dict:
+        return self._post(f"/api/v1/internal/nodes/{node_id}/heartbeat", token, body)
+
+    def leave(self, *, node_id: int, token: str) -> dict:
+        return self._post(f"/api/v1/internal/nodes/{node_id}/leave", token, {})

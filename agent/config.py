@@ -1,0 +1,115 @@
+"""What the agent is: master URL, join token, node name, capacity, labels, state dir.
+
+Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
+SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
+SCHEDULER_STATE_DIR); capacity defaults to what psutil reports for this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import psutil
+
+NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """A bad option; the message names it."""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    master: str  # http(s)://host:port of the master
+    join_token: str
+    name: str
+    cpu_millicores: int
+    mem_mib: int
+    labels: dict[str, str] = field(default_factory=dict)
+    state_dir: Path = Path(".")
+    carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
+    spool_max_bytes: int = 1024 * 1024 * 1024
+
+    @property
+    def ws_url(self) -> str:
+        return re.sub(r"^http", "ws", self.master.rstrip("/")) + "/ws/agent/"
+
+
+def parse_labels(raw: str | None) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for item in (raw or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--labels: {item!r} is not key=value")
+        labels[key.strip()] = value.strip()
+    return labels
+
+
+def parse_cores(raw: str) -> int:
+    try:
+        cores = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"--cpu: {raw!r} is not a number of cores") from None
+    if not cores.is_finite() or cores <= 0:
+        raise ConfigError(f"--cpu: {raw!r} must be a positive number of cores")
+    return int(cores * 1000)
+
+
+def parse_mib(raw: str) -> int:
+    try:
+        mib = int(raw)
+    except ValueError:
+        raise ConfigError(f"--mem: {raw!r} is not a whole number of MiB") from None
+    if mib <= 0:
+        raise ConfigError(f"--mem: {raw!r} must be positive")
+    return mib
+
+
+def default_state_dir(name: str) -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "mini-scheduler" / name
+
+
+def build_config(
+    *,
+    master: str | None,
+    join_token: str | None,
+    name: str | None = None,
+    cpu: str | None = None,
+    mem: str | None = None,
+    labels: str | None = None,
+    state_dir: str | None = None,
+    env: dict[str, str] | None = None,
+) -> AgentConfig:
+    """Options first, then the environment, then what the machine reports."""
+    env = dict(os.environ if env is None else env)
+    master = master or env.get("SCHEDULER_MASTER")
+    join_token = join_token or env.get("SCHEDULER_JOIN_TOKEN")
+    name = name or env.get("SCHEDULER_NODE_NAME") or socket.gethostname().split(".")[0]
+    cpu = cpu or env.get("SCHEDULER_NODE_CPU")
+    mem = mem or env.get("SCHEDULER_NODE_MEM")
+    labels = labels if labels is not None else env.get("SCHEDULER_NODE_LABELS")
+    state_dir = state_dir or env.get("SCHEDULER_STATE_DIR")
+    if not master or not re.match(r"^https?://[^/\s]+", master):
+        raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port")
+    if not join_token:
+        raise ConfigError("--join-token (or SCHEDULER_JOIN_TOKEN) is required")
+    if not NAME.match(name):
+        raise ConfigError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
+    return AgentConfig(
+        master=master.rstrip("/"),
+        join_token=join_token,
+        name=name,
+        cpu_millicores=parse_cores(cpu) if cpu else (psutil.cpu_count() or 1) * 1000,
+        mem_mib=parse_mib(mem) if mem else psutil.virtual_memory().total // (1024 * 1024),
+        labels=parse_labels(labels),
+        state_dir=Path(state_dir) if state_dir else default_state_dir(name),
+        carved=bool(cpu or mem),
+    )

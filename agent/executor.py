@@ -1,0 +1,342 @@
+"""Runs tasks: `/bin/sh -c COMMAND` in its own session and process group, stdout and stderr on
+separate pipes, read by one event loop (epoll) for every task, with a pidfd per process so an
+exit is seen at once. The loop also enforces timeouts and memory limits and escalates
+SIGTERM to SIGKILL after the grace period.
+
+A process never waits on us: pipes are drained as fast as they fill and output goes to the
+spool (disk) before anything is sent. When the shell exits, whatever it left in its process
+group is killed, so a background child cannot keep the task "running" (Kubernetes does the same
+when a container's main process exits). Exit codes follow the shell: 128+N for signal N.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from agent import procfs
+from agent.cutter import OutputCutter
+from agent.limits import WATCHDOG_INTERVAL, CgroupV2Memory, SessionWatchdog
+from agent.spool import AttemptSpool
+
+log = logging.getLogger("agent.executor")
+
+PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL", "TERM")
+READ_SIZE = 256 * 1024
+PIPE_DRAIN_AFTER_EXIT = 2.0  # seconds to wait for pipes held open by an escaped process
+
+
+@dataclass
+class TaskSpec:
+    task: int
+    attempt: int
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    cpu: int = 1000
+    mem: int = 256
+    name: str = ""
+
+
+@dataclass
+class RunningTask:
+    spec: TaskSpec
+    process: subprocess.Popen
+    spool: AttemptSpool
+    pidfd: int
+    workdir: Path
+    started_at: float
+    deadline: float | None
+    open_pipes: set[int] = field(default_factory=set)
+    exit_code: int | None = None
+    exit_reason: str | None = None  # timeout | oom | killed
+    exited_at: float | None = None
+    term_sent: float | None = None
+    kill_reason: str | None = None
+    done: bool = False
+    cutter: OutputCutter = field(init=False)
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return self.spec.task, self.spec.attempt
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def task_environment(spec: TaskSpec, node_name: str) -> dict[str, str]:
+    """The agent's harmless basics, the task's env, and the SCHEDULER_ variables. Nothing else
+    of the agent's environment (its join token above all) reaches the task."""
+    env = {key: os.environ[key] for key in PASS_THROUGH_ENV if key in os.environ}
+    env.update({key: value for key, value in os.environ.items() if key.startswith("LC_")})
+    env.update(spec.env)
+    env.update(
+        SCHEDULER_TASK_ID=str(spec.task),
+        SCHEDULER_ATTEMPT=str(spec.attempt),
+        SCHEDULER_NODE=node_name,
+        SCHEDULER_TASK_NAME=spec.name,
+        SCHEDULER_CPU=f"{spec.cpu / 1000:g}",
+        SCHEDULER_MEM=str(spec.mem),
+    )
+    return env
+
+
+def exit_code_of(returncode: int) -> int:
+    return 128 - returncode if returncode < 0 else returncode
+
+
+class Executor:
+    def __init__(
+        self,
+        *,
+        node_name: str,
+        limiter: CgroupV2Memory | SessionWatchdog,
+        kill_grace: float,
+        on_output: Callable[[RunningTask], None],
+        on_exit: Callable[[RunningTask], None],
+        on_spawn: Callable[[int], None] = lambda pgid: None,
+        on_reaped: Callable[[int], None] = lambda pgid: None,
+    ) -> None:
+        self.node_name = node_name
+        self.limiter = limiter
+        self.kill_grace = kill_grace
+        self.on_output, self.on_exit = on_output, on_exit
+        self.on_spawn, self.on_reaped = on_spawn, on_reaped
+        self.tasks: dict[tuple[int, int], RunningTask] = {}
+        self._lock = threading.RLock()
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ, ("wake", None))
+        self._stop = threading.Event()
+        self._last_watch = 0.0
+        self._cpu_seconds: dict[tuple[int, int], float] = {}
+        self.cpu_used = 0.0  # CPU seconds of tasks since the last `take_cpu_used` (for carved nodes)
+        self.rss_bytes = 0
+        self._thread = threading.Thread(target=self._loop, name="executor", daemon=True)
+        self._thread.start()
+
+    # -- starting and stopping tasks -------------------------------------------------------
+
+    def start(self, spec: TaskSpec, *, spool: AttemptSpool, workdir: Path) -> RunningTask:
+        argv = self.limiter.wrap(spec.task, spec.attempt, spec.mem, spec.command)
+        process = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            cwd=workdir,
+            env=task_environment(spec, self.node_name),
+            close_fds=True,
+        )
+        self.on_spawn(process.pid)
+        running = RunningTask(
+            spec=spec, process=process, spool=spool, pidfd=os.pidfd_open(process.pid),
+            workdir=workdir, started_at=time.time(),
+            deadline=time.monotonic() + spec.timeout if spec.timeout else None,
+        )
+        running.cutter = OutputCutter(lambda stream, data, ts: self._emit_for(running, stream, data, ts))
+        with self._lock:
+            self.tasks[running.key] = running
+            for pipe, stream in ((process.stdout, "stdout"), (process.stderr, "stderr")):
+                fd = pipe.fileno()
+                os.set_blocking(fd, False)
+                running.open_pipes.add(fd)
+                self._selector.register(fd, selectors.EVENT_READ, ("pipe", (running, stream)))
+            self._selector.register(running.pidfd, selectors.EVENT_READ, ("exit", running))
+        self._wake()
+        return running
+
+    def kill(self, task: int, attempt: int, *, reason: str = "killed") -> bool:
+        """SIGTERM the task's whole group now, SIGKILL after the grace period."""
+        with self._lock:
+            running = self.tasks.get((task, attempt))
+            if running is None or running.exited_at is not None:
+                return False
+            if running.term_sent is None:
+                running.kill_reason = reason
+                running.term_sent = time.monotonic()
+                self._signal(running, signal.SIGTERM)
+        self._wake()
+        return True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake()
+        self._thread.join(timeout=5)
+
+    def pgid_alive(self, pid: int) -> bool:
+        try:
+            os.killpg(pid, 0)
+            return True
+        except OSError:
+            return False
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass
+
+    def _emit_for(self, running: RunningTask, stream: str, data: str, ts: float) -> None:
+        running.spool.append(stream, data, ts)
+        self.on_output(running)
+
+    def _signal(self, running: RunningTask, sig: int) -> None:
+        try:
+            os.killpg(running.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def _next_timeout(self) -> float:
+        now = time.monotonic()
+        wait = 0.5
+        with self._lock:
+            tasks = list(self.tasks.values())
+        if tasks:
+            wait = min(wait, max(0.0, self._last_watch + WATCHDOG_INTERVAL - now))
+        for running in tasks:
+            deadline = running.cutter.next_deadline()
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - now))
+        return wait
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for key, _ in self._selector.select(self._next_timeout()):
+                kind, payload = key.data
+                if kind == "wake":
+                    try:
+                        while os.read(self._wake_r, 4096):
+                            pass
+                    except BlockingIOError:
+                        pass
+                elif kind == "pipe":
+                    self._read(key.fd, *payload)
+                elif kind == "exit":
+                    self._exited(payload)
+            self._tick()
+
+    def _read(self, fd: int, running: RunningTask, stream: str) -> None:
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if data:
+            running.cutter.feed(stream, data)
+            return
+        self._close_pipe(running, fd)
+
+    def _close_pipe(self, running: RunningTask, fd: int) -> None:
+        with self._lock:
+            if fd in running.open_pipes:
+                running.open_pipes.discard(fd)
+                self._selector.unregister(fd)
+        self._maybe_finish(running)
+
+    def _exited(self, running: RunningTask) -> None:
+        with self._lock:
+            self._selector.unregister(running.pidfd)
+            os.close(running.pidfd)
+        returncode = running.process.wait()
+        running.exited_at = time.monotonic()
+        running.exit_code = exit_code_of(returncode)
+        # Whatever the shell left behind in its group goes with it.
+        self._signal(running, signal.SIGKILL)
+        if running.kill_reason:
+            running.exit_reason = running.kill_reason
+        elif self.limiter.oom_killed(*running.key):
+            running.exit_reason = "oom"
+        self._maybe_finish(running)
+
+    def _maybe_finish(self, running: RunningTask) -> None:
+        if running.done or running.exited_at is None:
+            return
+        if running.open_pipes and time.monotonic() - running.exited_at < PIPE_DRAIN_AFTER_EXIT:
+            return
+        with self._lock:
+            for fd in list(running.open_pipes):
+                self._selector.unregister(fd)
+            running.open_pipes.clear()
+            running.done = True
+            self.tasks.pop(running.key, None)
+        for pipe in (running.process.stdout, running.process.stderr):
+            pipe.close()
+        running.cutter.flush_all()
+        running.spool.close()
+        self.limiter.cleanup(*running.key)
+        self.on_reaped(running.pid)
+        log.info("task exited", extra={"task": running.spec.task, "attempt": running.spec.attempt,
+                                       "exit_code": running.exit_code, "reason": running.exit_reason})
+        self.on_exit(running)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            tasks = list(self.tasks.values())
+        for running in tasks:
+            running.cutter.flush_due(now)
+            if running.exited_at is not None:
+                self._maybe_finish(running)
+                continue
+            if running.deadline is not None and now >= running.deadline and running.term_sent is None:
+                self.kill(*running.key, reason="timeout")
+            if running.term_sent is not None and now - running.term_sent >= self.kill_grace:
+                self._signal(running, signal.SIGKILL)
+        if tasks and now - self._last_watch >= WATCHDOG_INTERVAL:
+            self._last_watch = now
+            self._watch(tasks)
+
+    def _watch(self, tasks: list[RunningTask]) -> None:
+        """Memory limits (watchdog mode) and the CPU/memory figures of a carved node."""
+        figures = procfs.scan_sessions({running.pid for running in tasks})
+        rss_total = 0
+        for running in tasks:
+            figure = figures.get(running.pid)
+            if figure is None:
+                continue
+            rss_total += figure.rss_bytes
+            previous = self._cpu_seconds.get(running.key, 0.0)
+            self.cpu_used += max(0.0, figure.cpu_seconds - previous)
+            self._cpu_seconds[running.key] = figure.cpu_seconds
+            if running.exited_at is None and running.kill_reason != "oom" and self.limiter.over_limit(
+                figure.rss_bytes, running.spec.mem
+            ):
+                log.warning("task over its memory limit",
+                            extra={"task": running.spec.task, "rss": figure.rss_bytes, "limit_mib": running.spec.mem})
+                with self._lock:
+                    running.kill_reason = "oom"
+                    running.term_sent = running.term_sent or time.monotonic()
+                self._signal(running, signal.SIGKILL)
+        self.rss_bytes = rss_total
+        for key in [key for key in self._cpu_seconds if key not in self.tasks]:
+            del self._cpu_seconds[key]
+
+    def take_cpu_used(self) -> float:
+        used, self.cpu_used = self.cpu_used, 0.0
+        return used
+
+
+def process_matches(pid: int, create_time: float | None) -> bool:
+    """Is `pid` still the process we started (not a reused pid)?"""
+    try:
+        process = psutil.Process(pid)
+        return create_time is None or abs(process.create_time() - create_time) < 0.01
+    except psutil.Error:
+        return False

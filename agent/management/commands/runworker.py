@@ -1,0 +1,36 @@
+"""`python manage.py runworker`: start this machine's agent (replaces Channels' command of that name,
+which the project does not use). Parses options, builds the config, runs `agent.worker.Agent`."""
+
+from __future__ import annotations
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from agent.config import ConfigError, build_config
+from agent.worker import Agent
+
+
+class Command(BaseCommand):
+    help = "Run the worker agent: register this node with the master and run the tasks it is given."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--master", help="the master's URL, e.g. http://10.0.0.1:8000 (SCHEDULER_MASTER)")
+        parser.add_argument("--join-token", help="the cluster join token (SCHEDULER_JOIN_TOKEN)")
+        parser.add_argument("--name", help="node name (SCHEDULER_NODE_NAME; default: the hostname)")
+        parser.add_argument("--cpu", help="capacity in cores, fractions allowed (SCHEDULER_NODE_CPU; default: all)")
+        parser.add_argument("--mem", help="capacity in MiB (SCHEDULER_NODE_MEM; default: all)")
+        parser.add_argument("--labels", help="k=v,k2=v2 (SCHEDULER_NODE_LABELS)")
+        parser.add_argument("--state-dir", help="where the agent keeps its identity, process records and "
+                                                "output spool (SCHEDULER_STATE_DIR; default: "
+                                                "~/.local/state/mini-scheduler/NAME)")
+
+    def handle(self, *args, **options) -> None:
+        try:
+            config = build_config(
+                master=options["master"], join_token=options["join_token"], name=options["name"],
+                cpu=options["cpu"], mem=options["mem"], labels=options["labels"], state_dir=options["state_dir"],
+            )
+        except ConfigError as error:
+            raise CommandError(str(error)) from None
+        sys.exit(Agent(config).run())

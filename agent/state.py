@@ -1,0 +1,104 @@
+"""The agent's state dir: its node identity, and a record of every process it started.
+
+    identity.json                 {master, name, node_id, token}          (mode 0600)
+    procs/<task>-<attempt>.json   {task, attempt, pid, create_time, exit_code, reason}
+    spool/<task>-<attempt>.*      output, see agent.spool
+    work/<task>-<attempt>/        the task's working directory
+
+A process record is written before the process starts and removed once the master has taken
+the task's end; a restarted agent reads the records to kill what its previous life left running
+and to report those attempts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Identity:
+    master: str
+    name: str
+    node_id: int
+    token: str
+
+
+@dataclass
+class ProcessRecord:
+    task: int
+    attempt: int
+    pid: int | None = None
+    create_time: float | None = None  # psutil's, to tell our process from a reused pid
+    exit_code: int | None = None
+    reason: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}-{self.attempt}"
+
+
+def _write_atomic(path: Path, data: dict, *, mode: int = 0o644) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class StateDir:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.procs = self.root / "procs"
+        self.spool = self.root / "spool"
+        self.work = self.root / "work"
+        for directory in (self.root, self.procs, self.spool, self.work):
+            directory.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.root, 0o700)
+
+    # identity -----------------------------------------------------------------------------
+
+    def load_identity(self) -> Identity | None:
+        path = self.root / "identity.json"
+        try:
+            return Identity(**json.loads(path.read_text()))
+        except (FileNotFoundError, ValueError, TypeError):
+            return None
+
+    def save_identity(self, identity: Identity) -> None:
+        _write_atomic(self.root / "identity.json", asdict(identity), mode=0o600)
+
+    # process records ----------------------------------------------------------------------
+
+    def save_process(self, record: ProcessRecord) -> None:
+        _write_atomic(self.procs / f"{record.key}.json", asdict(record))
+
+    def drop_process(self, task: int, attempt: int) -> None:
+        try:
+            (self.procs / f"{task}-{attempt}.json").unlink()
+        except FileNotFoundError:
+            pass
+
+    def load_processes(self) -> list[ProcessRecord]:
+        records = []
+        for path in sorted(self.procs.glob("*.json")):
+            try:
+                records.append(ProcessRecord(**json.loads(path.read_text())))
+            except (ValueError, TypeError):
+                path.unlink(missing_ok=True)
+        return records
+
+    # working directories ------------------------------------------------------------------
+
+    def workdir(self, task: int, attempt: int) -> Path:
+        path = self.work / f"{task}-{attempt}"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def drop_workdir(self, task: int, attempt: int) -> None:
+        shutil.rmtree(self.work / f"{task}-{attempt}", ignore_errors=True)

@@ -1,0 +1,10 @@
+"""Settings for `manage.py runworker`: a worker machine needs none of the master's secrets, no
+database and no channel layer; the agent talks to the master over HTTP and WebSocket only."""
+
+from scheduler_site.settings_common import LOGGING  # noqa: F401
+
+SECRET_KEY = "the-agent-signs-nothing"
+DEBUG = False
+INSTALLED_APPS = ["agent"]
+DATABASES: dict = {}
+USE_TZ = True
