@@ -1,0 +1,101 @@
+/** Same-origin fetch for API v1: session cookie, CSRF header on writes, errors as ApiError. */
+
+import type { ClusterNode, LogPage, Me, NodeDetail, Page, SubmitRequest, Task, TaskDetail } from './types'
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly data: Record<string, unknown> | null,
+  ) {
+    super(ApiError.describe(status, data))
+  }
+
+  static describe(status: number, data: Record<string, unknown> | null): string {
+    if (data && typeof data.detail === 'string') return data.detail
+    if (data && Array.isArray(data.non_field_errors)) return String(data.non_field_errors[0])
+    if (status === 0) return 'The server cannot be reached.'
+    return `Request failed (HTTP ${status}).`
+  }
+
+  /** Field errors of a 400: {field: ["message", ...]}. */
+  get fields(): Record<string, string[]> {
+    const out: Record<string, string[]> = {}
+    if (this.status !== 400 || !this.data) return out
+    for (const [k, v] of Object.entries(this.data)) {
+      if (Array.isArray(v)) out[k] = v.map(String)
+      else if (typeof v === 'string') out[k] = [v]
+      else if (v && typeof v === 'object') out[k] = Object.entries(v).map(([kk, vv]) => `${kk}: ${String(vv)}`)
+    }
+    return out
+  }
+}
+
+let onUnauthorized: (() => void) | null = null
+
+/** Called on any 401 (the session ended): the auth store sends the user to the login page. */
+export function setUnauthorizedHandler(fn: () => void): void {
+  onUnauthorized = fn
+}
+
+export function csrfToken(): string {
+  const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/)
+  return m ? decodeURIComponent(m[1]) : ''
+}
+
+export async function request<T>(method: string, path: string, body?: unknown, { quiet401 = false } = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (method !== 'GET') headers['X-CSRFToken'] = csrfToken()
+  let response: Response
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
+  } catch {
+    throw new ApiError(0, null)
+  }
+  if (response.status === 204) return undefined as T
+  let data: unknown = null
+  const type = response.headers.get('content-type') ?? ''
+  if (type.includes('json')) data = await response.json().catch(() => null)
+  if (!response.ok) {
+    if (response.status === 401 && !quiet401) onUnauthorized?.()
+    throw new ApiError(response.status, (data as Record<string, unknown>) ?? null)
+  }
+  return data as T
+}
+
+function qs(params: Record<string, string | number | undefined | null>): string {
+  const q = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v))
+  const s = q.toString()
+  return s ? `?${s}` : ''
+}
+
+export const api = {
+  me: () => request<Me>('GET', '/api/v1/auth/me', undefined, { quiet401: true }),
+  login: (username: string, password: string) =>
+    request<Me>('POST', '/api/v1/auth/login', { username, password }, { quiet401: true }),
+  logout: () => request<void>('POST', '/api/v1/auth/logout'),
+  tasks: (params: { status?: string; node?: string; page?: number; page_size?: number } = {}) =>
+    request<Page<Task>>('GET', `/api/v1/tasks${qs(params)}`),
+  task: (id: number | string) => request<TaskDetail>('GET', `/api/v1/tasks/${id}`),
+  submit: (body: SubmitRequest) => request<TaskDetail>('POST', '/api/v1/tasks', body),
+  cancel: (id: number) => request<TaskDetail>('POST', `/api/v1/tasks/${id}/cancel`),
+  logs: (id: number, params: { attempt?: number; after?: number; limit?: number } = {}) =>
+    request<LogPage>('GET', `/api/v1/tasks/${id}/logs${qs(params)}`),
+  rawLogUrl: (id: number, attempt?: number) => `/api/v1/tasks/${id}/logs/raw${qs({ attempt })}`,
+  nodes: (params: { status?: string; page_size?: number } = {}) =>
+    request<Page<ClusterNode>>('GET', `/api/v1/nodes${qs({ page_size: 1000, ...params })}`),
+  node: (id: number | string) => request<NodeDetail>('GET', `/api/v1/nodes/${id}`),
+  drain: (id: number) => request<ClusterNode>('POST', `/api/v1/nodes/${id}/drain`),
+  undrain: (id: number) => request<ClusterNode>('POST', `/api/v1/nodes/${id}/undrain`),
+}
+
+export function wsUrl(path: string): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:'
+  return `${proto}//${location.host}${path}`
+}

@@ -1,0 +1,129 @@
+/** Shapes of the REST API v1 and the WebSocket frames (see DESIGN.md and the presenters). */
+
+export type TaskStatus = 'PENDING' | 'ASSIGNED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED'
+export type NodeStatus = 'ONLINE' | 'UNHEALTHY' | 'OFFLINE'
+
+export const TASK_STATUSES: TaskStatus[] = ['PENDING', 'ASSIGNED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED']
+export const ACTIVE_STATUSES: TaskStatus[] = ['PENDING', 'ASSIGNED', 'RUNNING']
+
+export interface Me {
+  username: string
+  is_staff: boolean
+  permissions: { submit: boolean; cancel: boolean; drain: boolean }
+}
+
+export interface Task {
+  id: number
+  name: string
+  command: string
+  cpu: number
+  mem: number
+  priority: number
+  status: TaskStatus
+  status_reason: string
+  status_message: string
+  node: number | null
+  node_name: string | null
+  attempt: number
+  max_attempts: number
+  timeout: number | null
+  exit_code: number | null
+  created_at: string | null
+  assigned_at: string | null
+  started_at: string | null
+  finished_at: string | null
+}
+
+export interface TaskEvent {
+  id: number
+  time: string
+  attempt: number
+  from_status: TaskStatus | null
+  to_status: TaskStatus
+  node: number | null
+  node_name: string | null
+  reason: string
+  message: string
+}
+
+export interface TaskDetail extends Task {
+  env: Record<string, string>
+  node_selector: Record<string, string>
+  submitter: string | null
+  log_bytes: number
+  log_bytes_dropped: number
+  events: TaskEvent[]
+}
+
+export interface ClusterNode {
+  id: number
+  name: string
+  status: NodeStatus
+  draining: boolean
+  labels: Record<string, string>
+  cpu: number
+  mem: number
+  cpu_allocated: number
+  mem_allocated: number
+  cpu_free: number
+  mem_free: number
+  cpu_usage: number | null
+  mem_usage: number | null
+  last_heartbeat: string | null
+  tasks_running: number | null
+  registered_at: string | null
+}
+
+export interface NodeEvent {
+  time: string
+  from_status: NodeStatus | null
+  to_status: NodeStatus
+  reason: string
+  message: string
+}
+
+export interface NodeDetail extends ClusterNode {
+  tasks: Task[]
+  events: NodeEvent[]
+  agent: Record<string, unknown>
+}
+
+export interface Page<T> {
+  count: number
+  next: string | null
+  previous: string | null
+  results: T[]
+}
+
+export interface LogPage {
+  task: number
+  attempt: number
+  attempts: number[]
+  status: TaskStatus
+  chunks: Array<{ attempt: number; seq: number; stream: 'stdout' | 'stderr'; data: string; ts: number }>
+  next_after: number
+  more: boolean
+}
+
+export type EventsFrame =
+  | { type: 'hello' }
+  | { type: 'pong' }
+  | { type: 'tasks'; tasks: Task[] }
+  | { type: 'nodes'; nodes: ClusterNode[] }
+
+export type LogFrame =
+  | { type: 'status'; status: TaskStatus; attempt: number; task: Task }
+  | { type: 'log'; attempt: number; seq: number; stream: 'stdout' | 'stderr'; data: string; ts: number }
+  | { type: 'attempt'; attempt: number }
+
+export interface SubmitRequest {
+  command: string
+  cpu?: number
+  mem?: number
+  name?: string
+  priority?: number
+  max_attempts?: number
+  timeout?: number
+  env?: Record<string, string>
+  node_selector?: Record<string, string>
+}

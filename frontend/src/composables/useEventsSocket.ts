@@ -1,0 +1,137 @@
+/**
+ * useEventsSocket: the live cluster stream (`/ws/events/`) with its fallback.
+ *
+ * While the socket is up, frames go to `onTasks` / `onNodes` and a ping keeps it alive. When it
+ * drops, `poll` (the REST lists) runs every `pollMs` so the screen stays current, and the socket
+ * is retried with exponential backoff; `state` drives the visible connection indicator.
+ */
+
+import { getCurrentScope, onScopeDispose, ref } from 'vue'
+import type { ClusterNode, EventsFrame, Task } from '../api/types'
+import { backoffDelay } from '../lib/backoff'
+
+export type ConnectionState = 'connecting' | 'live' | 'polling' | 'closed' | 'unauthorized'
+
+export interface EventsSocketOptions {
+  url: string | (() => string)
+  onTasks?: (tasks: Task[]) => void
+  onNodes?: (nodes: ClusterNode[]) => void
+  /** refresh everything from REST: after (re)connecting and while the socket is down */
+  poll?: () => Promise<unknown> | void
+  pollMs?: number
+  pingMs?: number
+  WebSocketImpl?: typeof WebSocket
+  random?: () => number
+}
+
+export function useEventsSocket(options: EventsSocketOptions) {
+  const WS = options.WebSocketImpl ?? WebSocket
+  const pollMs = options.pollMs ?? 3000
+  const pingMs = options.pingMs ?? 20_000
+  const state = ref<ConnectionState>('closed')
+  const failures = ref(0)
+  const lastMessageAt = ref<number | null>(null)
+  const nextRetryAt = ref<number | null>(null)
+  let socket: WebSocket | null = null
+  let retryTimer: ReturnType<typeof setTimeout> | null = null
+  let pollTimer: ReturnType<typeof setInterval> | null = null
+  let pingTimer: ReturnType<typeof setInterval> | null = null
+  let stopped = true
+
+  function startPolling(): void {
+    if (pollTimer || !options.poll) return
+    pollTimer = setInterval(() => void options.poll?.(), pollMs)
+  }
+
+  function stopPolling(): void {
+    if (pollTimer) clearInterval(pollTimer)
+    pollTimer = null
+  }
+
+  function clearPing(): void {
+    if (pingTimer) clearInterval(pingTimer)
+    pingTimer = null
+  }
+
+  function handle(frame: EventsFrame): void {
+    lastMessageAt.value = Date.now()
+    if (frame.type === 'tasks') options.onTasks?.(frame.tasks)
+    else if (frame.type === 'nodes') options.onNodes?.(frame.nodes)
+    else if (frame.type === 'hello') {
+      state.value = 'live'
+      failures.value = 0
+      stopPolling()
+      void options.poll?.() // catch up on what happened while we were away
+    }
+  }
+
+  function connect(): void {
+    retryTimer = null
+    nextRetryAt.value = null
+    if (stopped) return
+    if (state.value !== 'polling') state.value = 'connecting'
+    const url = typeof options.url === 'function' ? options.url() : options.url
+    const ws = new WS(url)
+    socket = ws
+    ws.onmessage = (ev: MessageEvent) => {
+      if (socket !== ws) return
+      try {
+        handle(JSON.parse(String(ev.data)) as EventsFrame)
+      } catch {
+        /* a frame we do not understand is ignored */
+      }
+    }
+    ws.onopen = () => {
+      clearPing()
+      pingTimer = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), pingMs)
+    }
+    ws.onclose = (ev: CloseEvent) => {
+      if (socket !== ws) return
+      socket = null
+      clearPing()
+      if (stopped) return
+      if (ev.code === 4401) {
+        state.value = 'unauthorized'
+        return
+      }
+      failures.value++
+      state.value = 'polling'
+      startPolling()
+      const delay = backoffDelay(failures.value - 1, { random: options.random })
+      nextRetryAt.value = Date.now() + delay
+      retryTimer = setTimeout(connect, delay)
+    }
+  }
+
+  function start(): void {
+    if (!stopped) return
+    stopped = false
+    connect()
+  }
+
+  function stop(): void {
+    stopped = true
+    if (retryTimer) clearTimeout(retryTimer)
+    retryTimer = null
+    stopPolling()
+    clearPing()
+    const ws = socket
+    socket = null
+    ws?.close()
+    state.value = 'closed'
+  }
+
+  /** Retry now (the indicator's "reconnect" button). */
+  function reconnect(): void {
+    if (stopped) return
+    if (retryTimer) clearTimeout(retryTimer)
+    const ws = socket
+    socket = null
+    ws?.close()
+    connect()
+  }
+
+  if (getCurrentScope()) onScopeDispose(stop)
+
+  return { state, failures, lastMessageAt, nextRetryAt, start, stop, reconnect }
+}

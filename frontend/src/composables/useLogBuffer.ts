@@ -1,0 +1,141 @@
+/**
+ * useLogBuffer: incoming log chunks → a LineStore, applied at most once per animation frame.
+ *
+ * `push` is cheap (dedup and ordering by seq, then a queue); the queue is drained in a
+ * requestAnimationFrame callback within a time budget, so a burst of chunks never turns into
+ * a long task: what does not fit in the budget waits for the next frame. Each drain bumps
+ * `version` once, which is all the viewer watches.
+ */
+
+import { markRaw, ref, shallowRef } from 'vue'
+import { LineStore, STDERR, STDOUT, type LineStoreOptions } from '../lib/lineStore'
+import { SeqTracker } from '../lib/seq'
+
+export interface LogChunk {
+  attempt: number
+  seq: number
+  stream: 'stdout' | 'stderr'
+  data: string
+  ts: number
+}
+
+export interface FlushResult {
+  added: number
+  /** open lines that were continued during this flush */
+  extended: number[]
+}
+
+export interface LogBufferOptions extends LineStoreOptions {
+  raf?: (cb: FrameRequestCallback) => number
+  cancelRaf?: (handle: number) => void
+  now?: () => number
+  /** milliseconds of work per frame before the rest waits for the next frame */
+  budgetMs?: number
+}
+
+export function useLogBuffer(options: LogBufferOptions = {}) {
+  const raf = options.raf ?? ((cb: FrameRequestCallback) => requestAnimationFrame(cb))
+  const cancelRaf = options.cancelRaf ?? ((h: number) => cancelAnimationFrame(h))
+  const now = options.now ?? (() => performance.now())
+  const budgetMs = options.budgetMs ?? 8
+
+  const store = markRaw(new LineStore(options))
+  const tracker = new SeqTracker<LogChunk>()
+  const version = shallowRef(0)
+  const lines = ref(0)
+  const dropped = ref(0)
+  const attempt = ref(0)
+  const flushes = ref(0)
+  const listeners = new Set<(result: FlushResult) => void>()
+  let queue: LogChunk[] = []
+  let head = 0
+  let frame: number | null = null
+
+  function schedule(): void {
+    if (frame === null && head < queue.length) frame = raf(flush)
+  }
+
+  /** Accept a chunk (duplicates and other attempts are ignored). True when it was queued. */
+  function push(chunk: LogChunk): boolean {
+    const ready = tracker.accept(chunk)
+    if (ready.length === 0) return false
+    for (const c of ready) queue.push(c)
+    schedule()
+    return true
+  }
+
+  /** Apply queued chunks (called by the animation frame; callable directly). */
+  function flush(): FlushResult {
+    frame = null
+    const result: FlushResult = { added: 0, extended: [] }
+    if (head >= queue.length) return result
+    const started = now()
+    while (head < queue.length) {
+      const c = queue[head++]
+      const r = store.append(c.stream === 'stderr' ? STDERR : STDOUT, c.data, c.ts)
+      result.added += r.added
+      if (r.extended >= 0 && !result.extended.includes(r.extended)) result.extended.push(r.extended)
+      if (now() - started >= budgetMs) break
+    }
+    if (head >= queue.length) {
+      queue = []
+      head = 0
+    } else if (head > 4096) {
+      queue = queue.slice(head)
+      head = 0
+    }
+    lines.value = store.size
+    dropped.value = store.dropped
+    flushes.value++
+    version.value++
+    for (const fn of listeners) fn(result)
+    schedule()
+    return result
+  }
+
+  /** Start over for an attempt, optionally resuming after a seq already held elsewhere. */
+  function reset(nextAttempt: number, after = -1): void {
+    if (frame !== null) cancelRaf(frame)
+    frame = null
+    queue = []
+    head = 0
+    store.clear()
+    tracker.reset(nextAttempt, after)
+    attempt.value = nextAttempt
+    lines.value = 0
+    dropped.value = 0
+    version.value++
+    for (const fn of listeners) fn({ added: 0, extended: [] })
+  }
+
+  function onFlush(fn: (result: FlushResult) => void): () => void {
+    listeners.add(fn)
+    return () => listeners.delete(fn)
+  }
+
+  function dispose(): void {
+    if (frame !== null) cancelRaf(frame)
+    frame = null
+    listeners.clear()
+  }
+
+  return {
+    store,
+    version,
+    lines,
+    dropped,
+    attempt,
+    flushes,
+    push,
+    flush,
+    reset,
+    onFlush,
+    dispose,
+    /** highest seq accepted (queued or applied): resume with `after=lastSeq()` */
+    lastSeq: () => tracker.last,
+    hasGap: () => tracker.hasGap,
+    pending: () => queue.length - head,
+  }
+}
+
+export type LogBuffer = ReturnType<typeof useLogBuffer>

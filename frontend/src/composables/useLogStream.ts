@@ -1,0 +1,174 @@
+/**
+ * useLogStream: a task's log over `/ws/tasks/{id}/logs/`, history then live, into a LogBuffer.
+ *
+ * The buffer's seq tracker drops duplicates and holds chunks past a gap; a gap still open after
+ * `gapMs` is filled from REST. After a drop the socket is reopened with
+ * `?attempt=<current>&after=<last seq held>` (exponential backoff), so nothing is fetched twice
+ * and nothing is missed. Following the newest attempt (the default) switches the buffer when a
+ * newer attempt starts; `pin(n)` shows one attempt only.
+ */
+
+import { getCurrentScope, onScopeDispose, ref, shallowRef } from 'vue'
+import type { LogFrame, LogPage, Task, TaskStatus } from '../api/types'
+import { backoffDelay } from '../lib/backoff'
+import type { LogBuffer } from './useLogBuffer'
+
+export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'unauthorized' | 'not-found'
+
+export interface LogStreamOptions {
+  taskId: number
+  buffer: LogBuffer
+  /** ws URL for a path (same origin by default) */
+  url: (path: string) => string
+  /** REST page of chunks, used to fill a gap */
+  fetchPage?: (params: { attempt: number; after: number; limit: number }) => Promise<LogPage>
+  WebSocketImpl?: typeof WebSocket
+  gapMs?: number
+  random?: () => number
+}
+
+export function useLogStream(options: LogStreamOptions) {
+  const { buffer, taskId } = options
+  const WS = options.WebSocketImpl ?? WebSocket
+  const state = ref<StreamState>('closed')
+  const status = ref<TaskStatus | null>(null)
+  const task = shallowRef<Task | null>(null)
+  /** attempt shown, or null to follow the newest */
+  const pinned = ref<number | null>(null)
+  const newestAttempt = ref(0)
+  const failures = ref(0)
+  /** received at least the first frame: history is arriving */
+  const started = ref(false)
+  let socket: WebSocket | null = null
+  let retryTimer: ReturnType<typeof setTimeout> | null = null
+  let gapTimer: ReturnType<typeof setTimeout> | null = null
+  let stopped = true
+  let filling = false
+
+  function path(): string {
+    const attempt = buffer.attempt.value
+    const q = attempt > 0 ? `?attempt=${attempt}&after=${buffer.lastSeq()}` : pinned.value !== null ? `?attempt=${pinned.value}` : ''
+    return `/ws/tasks/${taskId}/logs/${q}`
+  }
+
+  function switchTo(attempt: number): void {
+    buffer.reset(attempt)
+  }
+
+  function onFrame(frame: LogFrame): void {
+    started.value = true
+    if (frame.type === 'status') {
+      status.value = frame.status
+      task.value = frame.task
+      newestAttempt.value = Math.max(newestAttempt.value, frame.attempt)
+      if (pinned.value === null && frame.attempt > buffer.attempt.value) {
+        const resumed = socketAttempt > 0 // a resumed socket is pinned server-side: reopen unpinned
+        switchTo(frame.attempt)
+        if (resumed) reopen()
+      }
+    } else if (frame.type === 'attempt') {
+      newestAttempt.value = Math.max(newestAttempt.value, frame.attempt)
+      if (pinned.value === null && frame.attempt > buffer.attempt.value) switchTo(frame.attempt)
+    } else if (frame.type === 'log') {
+      if (buffer.attempt.value === 0 && pinned.value === null) switchTo(frame.attempt)
+      buffer.push(frame)
+      if (buffer.hasGap()) watchGap()
+    }
+  }
+
+  function watchGap(): void {
+    if (gapTimer || filling) return
+    gapTimer = setTimeout(() => void fillGap(), options.gapMs ?? 750)
+  }
+
+  async function fillGap(): Promise<void> {
+    gapTimer = null
+    if (!buffer.hasGap() || !options.fetchPage || filling) return
+    filling = true
+    try {
+      const attempt = buffer.attempt.value
+      while (buffer.hasGap() && buffer.attempt.value === attempt && !stopped) {
+        const page = await options.fetchPage({ attempt, after: buffer.lastSeq(), limit: 5000 })
+        if (page.chunks.length === 0) break
+        for (const c of page.chunks) buffer.push(c)
+        if (!page.more) break
+      }
+    } catch {
+      /* the next reconnect resumes from the last seq held anyway */
+    } finally {
+      filling = false
+    }
+  }
+
+  let socketAttempt = 0
+
+  function connect(): void {
+    retryTimer = null
+    if (stopped) return
+    state.value = failures.value > 0 ? 'reconnecting' : 'connecting'
+    socketAttempt = buffer.attempt.value
+    const ws = new WS(options.url(path()))
+    socket = ws
+    ws.onmessage = (ev: MessageEvent) => {
+      if (socket !== ws) return
+      if (state.value !== 'live') {
+        state.value = 'live'
+        failures.value = 0
+      }
+      try {
+        onFrame(JSON.parse(String(ev.data)) as LogFrame)
+      } catch {
+        /* ignore frames we cannot read */
+      }
+    }
+    ws.onclose = (ev: CloseEvent) => {
+      if (socket !== ws) return
+      socket = null
+      if (stopped) return
+      if (ev.code === 4401) state.value = 'unauthorized'
+      else if (ev.code === 4404) state.value = 'not-found'
+      else {
+        failures.value++
+        state.value = 'reconnecting'
+        retryTimer = setTimeout(connect, backoffDelay(failures.value - 1, { random: options.random }))
+      }
+    }
+  }
+
+  function reopen(): void {
+    const ws = socket
+    socket = null
+    ws?.close()
+    if (retryTimer) clearTimeout(retryTimer)
+    connect()
+  }
+
+  function start(): void {
+    if (!stopped) return
+    stopped = false
+    connect()
+  }
+
+  function stop(): void {
+    stopped = true
+    if (retryTimer) clearTimeout(retryTimer)
+    if (gapTimer) clearTimeout(gapTimer)
+    retryTimer = gapTimer = null
+    const ws = socket
+    socket = null
+    ws?.close()
+    state.value = 'closed'
+  }
+
+  /** Show one attempt (null: follow the newest). Starts that attempt's log from its first line. */
+  function pin(attempt: number | null): void {
+    pinned.value = attempt
+    buffer.reset(attempt ?? 0)
+    started.value = false
+    if (!stopped) reopen()
+  }
+
+  if (getCurrentScope()) onScopeDispose(stop)
+
+  return { state, status, task, pinned, newestAttempt, failures, started, start, stop, pin, reopen }
+}

@@ -1,0 +1,70 @@
+/** Display formats shared by the views. */
+
+export function fmtCores(cores: number): string {
+  return Number.isInteger(cores) ? String(cores) : cores.toFixed(cores < 10 ? 2 : 1).replace(/0+$/, '').replace(/\.$/, '')
+}
+
+export function fmtMem(mib: number): string {
+  if (mib >= 1024 * 1024) return `${(mib / 1024 / 1024).toFixed(1)} TiB`
+  if (mib >= 1024) return `${(mib / 1024).toFixed(mib >= 10 * 1024 ? 0 : 1)} GiB`
+  return `${mib} MiB`
+}
+
+export function fmtPct(v: number | null | undefined): string {
+  return v === null || v === undefined ? '—' : `${Math.round(v)}%`
+}
+
+export function fmtTime(iso: string | null | undefined): string {
+  if (!iso) return '—'
+  const d = new Date(iso)
+  return d.toLocaleTimeString(undefined, { hour12: false })
+}
+
+export function fmtDateTime(iso: string | null | undefined): string {
+  if (!iso) return '—'
+  const d = new Date(iso)
+  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })} ${d.toLocaleTimeString(undefined, { hour12: false })}`
+}
+
+export function fmtDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '—'
+  const s = ms / 1000
+  if (s < 1) return `${Math.round(ms)} ms`
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`
+  const m = Math.floor(s / 60)
+  if (m < 60) return `${m}m ${Math.floor(s % 60)}s`
+  return `${Math.floor(m / 60)}h ${m % 60}m`
+}
+
+export function taskDuration(t: { started_at: string | null; finished_at: string | null }, now = Date.now()): string {
+  if (!t.started_at) return '—'
+  const end = t.finished_at ? Date.parse(t.finished_at) : now
+  return fmtDuration(end - Date.parse(t.started_at))
+}
+
+export function fmtAgo(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return 'never'
+  const s = Math.max(0, (now - Date.parse(iso)) / 1000)
+  if (s < 2) return 'just now'
+  if (s < 60) return `${Math.floor(s)}s ago`
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`
+  return `${Math.floor(s / 3600)}h ago`
+}
+
+const tsFormat = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })
+
+/** A log timestamp (unix seconds) as HH:MM:SS.mmm. */
+export function fmtLogTs(ts: number): string {
+  if (!ts) return ''.padEnd(12)
+  const ms = Math.floor((ts * 1000) % 1000)
+  return `${tsFormat.format(ts * 1000)}.${String(ms).padStart(3, '0')}`
+}
+
+/** Heatmap colour for a CPU usage percentage: cool teal → amber → red. */
+export function usageColour(pct: number | null): string {
+  if (pct === null) return 'hsl(220 14% 18%)'
+  const p = Math.max(0, Math.min(100, pct)) / 100
+  const hue = 175 - 175 * p
+  const light = 22 + 14 * p
+  return `hsl(${hue.toFixed(0)} 70% ${light.toFixed(0)}%)`
+}

@@ -1,0 +1,36 @@
+/** Routes (history mode; the master serves index.html for every non-API path). */
+import { createRouter, createWebHistory } from 'vue-router'
+import { setUnauthorizedHandler } from './api/client'
+import { useAuthStore } from './stores/auth'
+
+export const router = createRouter({
+  history: createWebHistory('/'),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('./views/LoginView.vue'), meta: { public: true, title: 'Sign in' } },
+    { path: '/', name: 'cluster', component: () => import('./views/ClusterView.vue'), meta: { title: 'Cluster' } },
+    { path: '/tasks', name: 'tasks', component: () => import('./views/TasksView.vue'), meta: { title: 'Tasks' } },
+    { path: '/tasks/:id(\\d+)', name: 'task', component: () => import('./views/TaskDetailView.vue'), props: (r) => ({ id: Number(r.params.id) }), meta: { title: 'Task' } },
+    { path: '/:rest(.*)*', name: 'not-found', component: () => import('./views/NotFoundView.vue'), meta: { title: 'Not found' } },
+  ],
+  scrollBehavior: () => undefined,
+})
+
+router.beforeEach(async (to) => {
+  const auth = useAuthStore()
+  const me = await auth.ensure()
+  if (to.meta.public) return me && to.name === 'login' ? (typeof to.query.next === 'string' && to.query.next.startsWith('/') ? to.query.next : '/') : true
+  if (!me) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  return true
+})
+
+router.afterEach((to) => {
+  document.title = `${(to.meta.title as string) ?? 'mini-scheduler'} · mini-scheduler`
+})
+
+setUnauthorizedHandler(() => {
+  const auth = useAuthStore()
+  if (!auth.me) return
+  auth.expired()
+  const here = router.currentRoute.value
+  if (!here.meta.public) void router.push({ name: 'login', query: { next: here.fullPath } })
+})

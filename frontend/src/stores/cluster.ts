@@ -1,0 +1,99 @@
+/**
+ * Live cluster state: nodes and recently seen tasks, keyed by id, fed by REST loads and the
+ * events socket. Maps are held in shallow refs and replaced on change (one reactive trigger per
+ * batch, not per field), so a 1,000-node heartbeat frame costs one re-render.
+ */
+
+import { defineStore } from 'pinia'
+import { computed, shallowRef } from 'vue'
+import { api, wsUrl } from '../api/client'
+import type { ClusterNode, Task } from '../api/types'
+import { useEventsSocket } from '../composables/useEventsSocket'
+
+const TASKS_KEPT = 5000
+
+export const useClusterStore = defineStore('cluster', () => {
+  const nodes = shallowRef(new Map<number, ClusterNode>())
+  const tasks = shallowRef(new Map<number, Task>())
+  const nodesLoaded = shallowRef(false)
+  const nodesError = shallowRef<string | null>(null)
+  /** bumped on every task change, for views that keep their own lists */
+  const taskVersion = shallowRef(0)
+
+  function upsertNodes(list: ClusterNode[], { replace = false } = {}): void {
+    const next = replace ? new Map<number, ClusterNode>() : new Map(nodes.value)
+    for (const n of list) next.set(n.id, n)
+    nodes.value = next
+  }
+
+  function upsertTasks(list: Task[]): void {
+    if (list.length === 0) return
+    const next = new Map(tasks.value)
+    for (const t of list) next.set(t.id, t)
+    if (next.size > TASKS_KEPT) {
+      const ids = [...next.keys()].sort((a, b) => a - b)
+      for (const id of ids.slice(0, next.size - TASKS_KEPT)) next.delete(id)
+    }
+    tasks.value = next
+    taskVersion.value++
+  }
+
+  async function loadNodes(): Promise<void> {
+    try {
+      const page = await api.nodes()
+      upsertNodes(page.results, { replace: true })
+      nodesError.value = null
+    } catch (e) {
+      nodesError.value = (e as Error).message
+    } finally {
+      nodesLoaded.value = true
+    }
+  }
+
+  const nodeList = computed(() => [...nodes.value.values()].sort((a, b) => a.name.localeCompare(b.name, undefined, { numeric: true })))
+
+  const totals = computed(() => {
+    const t = { nodes: 0, online: 0, unhealthy: 0, offline: 0, draining: 0, cpu: 0, cpuAllocated: 0, mem: 0, memAllocated: 0, running: 0, usageSum: 0, usageCount: 0 }
+    for (const n of nodes.value.values()) {
+      t.nodes++
+      if (n.status === 'ONLINE') t.online++
+      else if (n.status === 'UNHEALTHY') t.unhealthy++
+      else t.offline++
+      if (n.draining) t.draining++
+      if (n.status !== 'OFFLINE') {
+        t.cpu += n.cpu
+        t.mem += n.mem
+      }
+      t.cpuAllocated += n.cpu_allocated
+      t.memAllocated += n.mem_allocated
+      t.running += n.tasks_running ?? 0
+      if (n.cpu_usage !== null && n.status === 'ONLINE') {
+        t.usageSum += n.cpu_usage
+        t.usageCount++
+      }
+    }
+    return { ...t, avgUsage: t.usageCount ? t.usageSum / t.usageCount : null }
+  })
+
+  const socket = useEventsSocket({
+    url: () => wsUrl('/ws/events/'),
+    onNodes: (list) => upsertNodes(list),
+    onTasks: (list) => upsertTasks(list),
+    poll: () => Promise.all([loadNodes(), pollTasks?.()]),
+  })
+
+  let pollTasks: (() => Promise<void>) | null = null
+  /** The tasks view registers how to refresh its list while the socket is down. */
+  function setTaskPoller(fn: (() => Promise<void>) | null): void {
+    pollTasks = fn
+  }
+
+  return {
+    nodes, tasks, taskVersion, nodesLoaded, nodesError, nodeList, totals,
+    connection: socket.state,
+    connectionFailures: socket.failures,
+    startLive: socket.start,
+    stopLive: socket.stop,
+    reconnectLive: socket.reconnect,
+    upsertNodes, upsertTasks, loadNodes, setTaskPoller }
+})
