@@ -6,7 +6,7 @@
  * which never fires could leave set), so a reader's scroll is never mistaken for ours.
  */
 
-import { onScopeDispose, ref, watch, type Ref } from 'vue'
+import { getCurrentScope, onScopeDispose, ref, watch, type Ref } from 'vue'
 
 export interface FollowOptions {
   /** px from the bottom that still counts as "at the bottom" */
@@ -85,7 +85,7 @@ export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8
     },
     { immediate: true },
   )
-  onScopeDispose(() => target.value?.removeEventListener('scroll', onScroll))
+  if (getCurrentScope()) onScopeDispose(() => target.value?.removeEventListener('scroll', onScroll))
 
   return { following, newCount, notify, jump, pause, own, scrollToBottom, onScroll }
 }

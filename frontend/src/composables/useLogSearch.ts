@@ -7,7 +7,7 @@
  * growable Int32Array.
  */
 
-import { onScopeDispose, ref, shallowRef, watch, type Ref } from 'vue'
+import { getCurrentScope, onScopeDispose, ref, shallowRef, watch, type Ref } from 'vue'
 import type { LogBuffer } from './useLogBuffer'
 
 export interface SearchOptions {
@@ -113,7 +113,7 @@ export function useLogSearch(buffer: LogBuffer, options: SearchOptions = {}) {
       publish()
     }
   })
-  onScopeDispose(stopFlush)
+  if (getCurrentScope()) onScopeDispose(stopFlush)
 
   let timer: ReturnType<typeof setTimeout> | null = null
   watch(query, () => {

@@ -98,10 +98,15 @@ export class LineStore {
       const seg = this.seg(openIdx)
       const k = openIdx & this.segMask
       const piece = stripCR(parts[0], last > 0)
-      seg.text[k] += piece
-      seg.chars += piece.length
-      this.chars += piece.length
-      if (last > 0) seg.flags[k] &= ~FLAG_OPEN
+      let joined = seg.text[k] + piece
+      if (last > 0) {
+        joined = stripCR(joined, true) // a CR split from its LF by the chunk boundary
+        seg.flags[k] &= ~FLAG_OPEN
+      }
+      const grew = joined.length - seg.text[k].length
+      seg.text[k] = joined
+      seg.chars += grew
+      this.chars += grew
       result.extended = openIdx
       first = 1
       this.open[stream] = last > 0 ? -1 : openIdx

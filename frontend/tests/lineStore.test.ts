@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest'
+import { LineStore, STDERR, STDOUT } from '../src/lib/lineStore'
+
+function texts(store: LineStore): string[] {
+  const out: string[] = []
+  for (let i = store.base; i < store.end; i++) out.push(store.text(i))
+  return out
+}
+
+describe('LineStore', () => {
+  it('splits a chunk into lines once, dropping the trailing newline', () => {
+    const s = new LineStore()
+    const r = s.append(STDOUT, 'a\nb\nc\n', 1)
+    expect(r.added).toBe(3)
+    expect(texts(s)).toEqual(['a', 'b', 'c'])
+    expect(s.isOpen(2)).toBe(false)
+  })
+
+  it('joins a partial line with the next chunk of the same stream', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'hel', 1)
+    expect(texts(s)).toEqual(['hel'])
+    expect(s.isOpen(0)).toBe(true)
+    const r = s.append(STDOUT, 'lo\nwor', 2)
+    expect(r).toEqual({ added: 1, extended: 0 })
+    s.append(STDOUT, 'ld\n', 3)
+    expect(texts(s)).toEqual(['hello', 'world'])
+    expect(s.isOpen(1)).toBe(false)
+  })
+
+  it('keeps stdout and stderr partial lines apart when their chunks interleave', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'progress 1', 1)
+    s.append(STDERR, 'warn: ', 1)
+    s.append(STDOUT, '0%\n', 2)
+    s.append(STDERR, 'disk\nerr2\n', 2)
+    expect(texts(s)).toEqual(['progress 10%', 'warn: disk', 'err2'])
+    expect([s.stream(0), s.stream(1), s.stream(2)]).toEqual([STDOUT, STDERR, STDERR])
+  })
+
+  it('starts a new line after a chunk that ended exactly at a newline', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'one\n', 1)
+    s.append(STDOUT, 'two', 1)
+    expect(texts(s)).toEqual(['one', 'two'])
+  })
+
+  it('strips the CR of CRLF line ends', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'a\r\nb\r', 1)
+    s.append(STDOUT, '\n', 1)
+    expect(texts(s)).toEqual(['a', 'b'])
+  })
+
+  it('keeps the chunk timestamp per line', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'x\ny\n', 100.5)
+    s.append(STDOUT, 'z\n', 101.25)
+    expect([s.ts(0), s.ts(1), s.ts(2)]).toEqual([100.5, 100.5, 101.25])
+  })
+
+  it('drops the oldest segment past the line cap, keeping absolute line numbers', () => {
+    const s = new LineStore({ cap: 8, segBits: 2 }) // segments of 4 lines, cap 8
+    for (let i = 0; i < 10; i++) s.append(STDOUT, `l${i}\n`, i)
+    expect(s.dropped).toBe(4)
+    expect(s.base).toBe(4)
+    expect(s.end).toBe(10)
+    expect(s.size).toBe(6)
+    expect(s.text(4)).toBe('l4')
+    expect(s.has(3)).toBe(false)
+  })
+
+  it('drops by character budget too', () => {
+    const s = new LineStore({ cap: 1000, charBudget: 20, segBits: 2 })
+    for (let i = 0; i < 8; i++) s.append(STDOUT, 'abcde\n', i) // 5 chars each
+    expect(s.chars).toBeLessThanOrEqual(20)
+    expect(s.dropped).toBe(4)
+  })
+
+  it('holds a million lines', () => {
+    const s = new LineStore()
+    const chunk = Array.from({ length: 1000 }, (_, i) => `line ${i}`).join('\n') + '\n'
+    for (let c = 0; c < 1000; c++) s.append(STDOUT, chunk, c)
+    expect(s.size).toBe(1_000_000)
+    expect(s.text(999_999)).toBe('line 999')
+    s.append(STDOUT, 'one more\n', 0)
+    expect(s.dropped).toBe(65536)
+    expect(s.text(s.end - 1)).toBe('one more')
+  })
+})

@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest'
+import { useLogBuffer, type LogChunk } from '../src/composables/useLogBuffer'
+import { manualFrames } from './helpers'
+
+const chunk = (seq: number, data: string, stream: 'stdout' | 'stderr' = 'stdout', attempt = 1): LogChunk => ({ attempt, seq, stream, data, ts: 1000 + seq })
+
+function setup(extra: Parameters<typeof useLogBuffer>[0] = {}) {
+  const frames = manualFrames()
+  const buffer = useLogBuffer({ raf: frames.raf, cancelRaf: frames.cancelRaf, ...extra })
+  buffer.reset(1)
+  return { frames, buffer }
+}
+
+describe('useLogBuffer', () => {
+  it('applies pushed chunks only on the next animation frame, in one flush', () => {
+    const { frames, buffer } = setup()
+    const v0 = buffer.version.value
+    buffer.push(chunk(0, 'a\nb\n'))
+    buffer.push(chunk(1, 'c\n'))
+    buffer.push(chunk(2, 'd\n'))
+    expect(buffer.lines.value).toBe(0)
+    expect(buffer.store.size).toBe(0)
+    expect(frames.pending).toBe(1) // one frame requested for the three chunks
+    frames.frame()
+    expect(buffer.lines.value).toBe(4)
+    expect(buffer.version.value).toBe(v0 + 1)
+    expect(buffer.flushes.value).toBe(1)
+    expect(frames.pending).toBe(0)
+  })
+
+  it('requests no frame when nothing new arrived (duplicates are dropped at push)', () => {
+    const { frames, buffer } = setup()
+    buffer.push(chunk(0, 'a\n'))
+    frames.frame()
+    expect(buffer.push(chunk(0, 'a\n'))).toBe(false)
+    expect(frames.pending).toBe(0)
+    expect(buffer.lines.value).toBe(1)
+  })
+
+  it('reports the lines added to its listeners', () => {
+    const { frames, buffer } = setup()
+    const seen: number[] = []
+    buffer.onFlush((r) => seen.push(r.added))
+    buffer.push(chunk(0, 'a\nb\n'))
+    frames.frame()
+    buffer.push(chunk(1, 'c'))
+    frames.frame()
+    buffer.push(chunk(2, 'c\n'))
+    frames.frame()
+    expect(seen).toEqual([2, 1, 0])
+    expect(buffer.store.text(2)).toBe('cc')
+  })
+
+  it('spreads a burst over several frames when it exceeds the time budget', () => {
+    let t = 0
+    const { frames, buffer } = setup({ now: () => t, budgetMs: 8 })
+    for (let i = 0; i < 10; i++) buffer.push(chunk(i, `line ${i}\n`))
+    // every chunk "costs" 3 ms: three fit in one frame's 8 ms budget
+    const origAppend = buffer.store.append.bind(buffer.store)
+    buffer.store.append = (s, d, ts) => {
+      t += 3
+      return origAppend(s, d, ts)
+    }
+    frames.frame()
+    expect(buffer.lines.value).toBe(3)
+    expect(frames.pending).toBe(1) // the rest is scheduled
+    frames.frame()
+    frames.frame()
+    frames.frame()
+    expect(buffer.lines.value).toBe(10)
+    expect(buffer.store.text(9)).toBe('line 9')
+  })
+
+  it('knows where to resume and orders chunks that arrive out of order', () => {
+    const { frames, buffer } = setup()
+    buffer.push(chunk(0, 'a\n'))
+    buffer.push(chunk(2, 'c\n'))
+    expect(buffer.lastSeq()).toBe(0)
+    expect(buffer.hasGap()).toBe(true)
+    buffer.push(chunk(1, 'b\n'))
+    expect(buffer.lastSeq()).toBe(2)
+    frames.frame()
+    expect([0, 1, 2].map((i) => buffer.store.text(i))).toEqual(['a', 'b', 'c'])
+  })
+
+  it('reset starts a new attempt and discards what was queued', () => {
+    const { frames, buffer } = setup()
+    buffer.push(chunk(0, 'old\n'))
+    buffer.reset(2)
+    expect(frames.pending).toBe(0)
+    expect(buffer.push(chunk(1, 'attempt 1 again\n'))).toBe(false)
+    buffer.push(chunk(0, 'new\n', 'stdout', 2))
+    frames.frame()
+    expect(buffer.store.text(0)).toBe('new')
+    expect(buffer.attempt.value).toBe(2)
+  })
+})
