@@ -10,11 +10,10 @@ def main() -> None:
         from scheduler_site.demo import main as demo
 
         sys.exit(demo(sys.argv[2:]))
-    # A worker machine runs the agent without the master's settings (secrets, database).
-    agent = len(sys.argv) > 1 and sys.argv[1] == "runworker"
-    os.environ.setdefault(
-        "DJANGO_SETTINGS_MODULE", "scheduler_site.settings_agent" if agent else "scheduler_site.settings"
-    )
+    if len(sys.argv) > 1 and sys.argv[1] == "runworker":
+        # A worker machine runs the agent without the master's settings (secrets, database).
+        os.environ["DJANGO_SETTINGS_MODULE"] = "scheduler_site.settings_agent"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_site.settings")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

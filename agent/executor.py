@@ -92,6 +92,14 @@ def task_environment(spec: TaskSpec, node_name: str) -> dict[str, str]:
     return env
 
 
+def _safely(callback: Callable, argument: object) -> None:
+    """The loop serves every task: one failing callback must not stop it."""
+    try:
+        callback(argument)
+    except Exception:
+        log.exception("executor callback failed")
+
+
 def exit_code_of(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
@@ -193,7 +201,10 @@ class Executor:
             pass
 
     def _emit_for(self, running: RunningTask, stream: str, data: str, ts: float) -> None:
-        running.spool.append(stream, data, ts)
+        try:
+            running.spool.append(stream, data, ts)
+        except OSError:
+            log.exception("spooling output failed", extra={"task": running.spec.task})
         self.on_output(running)
 
     def _signal(self, running: RunningTask, sig: int) -> None:
@@ -281,10 +292,10 @@ class Executor:
         running.cutter.flush_all()
         running.spool.close()
         self.limiter.cleanup(*running.key)
-        self.on_reaped(running.pid)
         log.info("task exited", extra={"task": running.spec.task, "attempt": running.spec.attempt,
                                        "exit_code": running.exit_code, "reason": running.exit_reason})
-        self.on_exit(running)
+        _safely(self.on_reaped, running.pid)
+        _safely(self.on_exit, running)
 
     def _tick(self) -> None:
         now = time.monotonic()

@@ -176,8 +176,8 @@ class Agent:
             return
 
     def _shutdown(self) -> None:
-        """SIGTERM: take no more work, stop the tasks (they are requeued elsewhere at once), deliver
-        their output and ends, tell the master the node is leaving, exit."""
+        """SIGTERM: take no more work, stop the tasks, deliver their output and any pending ends,
+        then `leave`: the master takes the node OFFLINE and requeues what it ran, in one go."""
         log.info("agent stopping")
         running = list(self.executor.tasks)
         for key in running:
@@ -185,17 +185,14 @@ class Agent:
         deadline = time.monotonic() + self.executor.kill_grace + 2
         while self.executor.tasks and time.monotonic() < deadline:
             time.sleep(0.05)
-        with self.lock:
-            for key in running:
-                ended = self.ended.get(key)
-                if ended and ended.report:
-                    ended.report = {"task": key[0], "attempt": key[1], "state": "lost",
-                                    "message": "The agent was stopped; the task was killed."}
         self.shipper_wake.set()
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and any(e.report for e in self.ended.values()):
-            self._heartbeat()
-            time.sleep(0.1)
+        while time.monotonic() < deadline and (
+            any(e.report for e in self.ended.values()) or any(not s.fully_acked for s in self.spools.values())
+        ):
+            if not self.link.connected.is_set():
+                self._heartbeat()  # end reports still travel by HTTP
+            time.sleep(0.05)
         if self.identity:
             try:
                 self.client.leave(node_id=self.identity.node_id, token=self.identity.token)
@@ -379,10 +376,12 @@ class Agent:
             self._ended(key, {"state": "exited", "exit_code": 127, "reason": None, "message": str(error)})
             return
         try:
-            record.pid, record.create_time = running.pid, psutil.Process(running.pid).create_time()
+            create_time = psutil.Process(running.pid).create_time()
         except psutil.Error:
-            record.pid = running.pid
-        self.state.save_process(record)
+            create_time = None
+        with self.lock:  # the executor may be recording the exit of this very process already
+            record.pid, record.create_time = running.pid, create_time
+            self.state.save_process(record)
         log.info("task started", extra={"task": spec.task, "attempt": spec.attempt, "pid": running.pid})
         self.link.send({"type": "report", "reports": [
             {"task": spec.task, "attempt": spec.attempt, "state": "running", "pid": running.pid,
@@ -392,18 +391,25 @@ class Agent:
     def _on_exit(self, running: RunningTask) -> None:
         """Executor thread: record the end; the shipper reports it once the output is delivered."""
         key = running.key
-        record = self.records.get(key)
-        if record is not None:
-            record.exit_code, record.reason = running.exit_code, running.exit_reason
-            self.state.save_process(record)
-        self._ended(key, {"state": "exited", "exit_code": running.exit_code, "reason": running.exit_reason,
-                          "at": time.time()})
+        with self.lock:
+            record = self.records.get(key)
+            if record is not None:
+                record.exit_code, record.reason = running.exit_code, running.exit_reason
+                self.state.save_process(record)
+        if self.stopping.is_set() and running.exit_reason == "killed":
+            # Killed because the agent is stopping, not for anything the task did: no end to report;
+            # `leave` requeues it once its output is delivered.
+            self._ended(key, None)
+        else:
+            self._ended(key, {"state": "exited", "exit_code": running.exit_code, "reason": running.exit_reason,
+                              "at": time.time()})
 
-    def _ended(self, key: Key, report: dict) -> None:
+    def _ended(self, key: Key, report: dict | None) -> None:
         with self.lock:
             # An attempt already settled (refused as stale) has nothing left to report.
             if key not in self.ended:
-                self.ended[key] = Ended(report={"task": key[0], "attempt": key[1], **report}, since=time.monotonic())
+                full = {"task": key[0], "attempt": key[1], **report} if report is not None else None
+                self.ended[key] = Ended(report=full, since=time.monotonic())
         self.shipper_wake.set()
 
     def _forget_attempt(self, key: Key) -> None:

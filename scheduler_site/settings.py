@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -115,8 +117,8 @@ def _database_from_url(url: str) -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-        name = str(config["NAME"])
-        config["TEST"] = {"NAME": str(Path(name).with_name("test_" + Path(name).name))}
+        # A file, not memory, so a test's real master and agents share it; one per test run.
+        config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"mini-scheduler-test-{os.getpid()}.sqlite3")}
     elif engine == "django.db.backends.postgresql":
         config["CONN_MAX_AGE"] = 60
         config["CONN_HEALTH_CHECKS"] = True

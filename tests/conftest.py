@@ -77,3 +77,14 @@ def viewer_api(viewer) -> APIClient:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def cluster(transactional_db, tmp_path, operator):
+    """A running master (daphne) on the test database; start agents and sweepers as needed."""
+    from tests.cluster import Cluster
+
+    running = Cluster(tmp_path, user=operator)
+    running.start_master()
+    yield running
+    running.stop()
