@@ -50,4 +50,4 @@ bench: venv
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf var staticfiles frontend/dist
+	rm -rf var frontend/dist

@@ -1,7 +1,8 @@
 """ASGI entry point for daphne: HTTP to Django, WebSockets to the consumers in routing.py.
 
-On the first event the server's loop is bound for `scheduler_site.bus`, and this process's
-placement loop starts, so submits and freed capacity are acted on at once.
+On the first event the server's loop is bound for `scheduler_site.bus`, this process's placement
+loop starts (submits and freed capacity are acted on at once) and, with the in-memory channel
+layer, the event feed that brings other processes' changes to this master's WebSockets.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from scheduler_site import bus  # noqa: E402
 from scheduler_site.routing import websocket_urlpatterns  # noqa: E402
 from scheduler_site.ws_auth import WebSocketAuth  # noqa: E402
+from tasks import event_feed  # noqa: E402
 from tasks.placement.trigger import start_background  # noqa: E402
 
 router = ProtocolTypeRouter({
@@ -32,4 +34,5 @@ async def application(scope, receive, send):
     if bus.server_loop() is None:
         bus.bind_server_loop(asyncio.get_running_loop())
         start_background()
+        event_feed.start_if_needed()
     return await router(scope, receive, send)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 
 from nodes.models import Node
@@ -38,7 +39,16 @@ def reserve(deltas: Mapping[int, tuple[int, int]]) -> None:
 
 
 def invariant_violations() -> list[str]:
-    """Every way the books disagree with the tasks; empty when all is well."""
+    """Every way the books disagree with the tasks; empty when all is well. Reads one snapshot
+    (REPEATABLE READ on PostgreSQL), so it can run while the cluster is busy."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _violations()
+
+
+def _violations() -> list[str]:
     sums = {
         row["node_id"]: row
         for row in Task.objects.filter(status__in=ACTIVE_STATUSES, node__isnull=False)

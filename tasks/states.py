@@ -63,7 +63,7 @@ def record_submitted(task: Task) -> TaskEvent:
     """The first event of a task just inserted as PENDING."""
     event = _event(task, previous="", reason="Submitted", message="Waiting for placement.")
     event.save()
-    notify.tasks_changed([task])
+    notify.tasks_changed([task], events=[event])
     return event
 
 
@@ -109,7 +109,8 @@ def transition(
         fields += ["node", "node_name", "started_at", "assigned_at"]
     task.save(update_fields=fields)
     event.save()
-    notify.tasks_changed([task], nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
+    notify.tasks_changed([task], events=[event],
+                         nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
     return event
 
 
@@ -134,7 +135,7 @@ def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None 
         tasks, [*_STATUS_FIELDS, "node", "node_name", "attempt", "assigned_at"], batch_size=500
     )
     TaskEvent.objects.bulk_create(events, batch_size=1000)
-    notify.tasks_changed(tasks, nudge_nodes={node.pk for _, node in placements})
+    notify.tasks_changed(tasks, events=events, nudge_nodes={node.pk for _, node in placements})
     return events
 
 
@@ -148,5 +149,5 @@ def note_unschedulable(task: Task, message: str) -> TaskEvent | None:
     )
     event = _event(task, previous=S.PENDING, reason="Unschedulable", message=message)
     event.save()
-    notify.tasks_changed([task])
+    notify.tasks_changed([task], events=[event])
     return event

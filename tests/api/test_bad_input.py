@@ -159,8 +159,6 @@ def test_a_body_that_is_not_json_at_all_is_refused_as_unsupported(api):
     assert Task.objects.count() == 0
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py: DRF's JSONParser lets RecursionError through (500); "
-                                       "see the report: a parser that turns it into a ParseError fixes it")
 def test_deeply_nested_json_is_a_400_not_a_500(api):
     api.raise_request_exception = False
     depth = 5000

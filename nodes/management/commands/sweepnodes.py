@@ -13,18 +13,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
-from nodes.health import mark_unhealthy, stale_node_ids
-from tasks.placement.reservation import place_pending_tasks
-from tasks.recovery import take_node_offline
+from tasks.controller import sweep_once
 
 log = logging.getLogger("nodes.sweeper")
-
-
-def sweep_once() -> dict:
-    unhealthy = mark_unhealthy()
-    requeued = sum(len(take_node_offline(node_id)) for node_id in stale_node_ids())
-    report = place_pending_tasks()
-    return {"unhealthy": len(unhealthy), "requeued": requeued, "placed": report.placed}
 
 
 class Command(BaseCommand):
