@@ -53,6 +53,25 @@ describe('useEventsSocket', () => {
     expect(poll).not.toHaveBeenCalled() // polling stopped once live again
   })
 
+  it('re-reads the state now and then while live (pushes only nudge)', () => {
+    const poll = vi.fn()
+    const reconcile = vi.fn()
+    const events = useEventsSocket({ url: 'ws://x', poll, reconcile, reconcileMs: () => 2000, WebSocketImpl: FakeSocket as never })
+    events.start()
+    vi.advanceTimersByTime(5000)
+    expect(reconcile).not.toHaveBeenCalled() // not live yet
+    FakeSocket.last.receive({ type: 'hello' })
+    expect(poll).toHaveBeenCalledTimes(1)
+    vi.advanceTimersByTime(2000)
+    expect(reconcile).toHaveBeenCalledTimes(1)
+    vi.advanceTimersByTime(2000)
+    expect(reconcile).toHaveBeenCalledTimes(2)
+    events.stop()
+    vi.advanceTimersByTime(10_000)
+    expect(reconcile).toHaveBeenCalledTimes(2)
+    expect(poll).toHaveBeenCalledTimes(1)
+  })
+
   it('pings to keep the connection alive', () => {
     const { events } = setup()
     events.start()

@@ -15,11 +15,18 @@ function scroller(content = 1000, viewport = 200) {
       top = Math.max(0, Math.min(v, geo.content - geo.viewport))
     },
   })
+  /** the reader scrolls: an input event, then the scroll it causes */
   const userScroll = (to: number) => {
+    el.dispatchEvent(new Event('wheel'))
     el.scrollTop = to
     el.dispatchEvent(new Event('scroll'))
   }
-  return { el, geo, userScroll }
+  /** layout moves the position (no input) */
+  const layoutScroll = (to: number) => {
+    el.scrollTop = to
+    el.dispatchEvent(new Event('scroll'))
+  }
+  return { el, geo, userScroll, layoutScroll }
 }
 
 describe('useFollowScroll', () => {
@@ -83,6 +90,45 @@ describe('useFollowScroll', () => {
     s.geo.content = 6000
     follow.notify(1)
     expect(s.el.scrollTop).toBe(5800)
+  })
+
+  it('keeps following when layout moves the position (the viewer grew), re-sticking to the bottom', async () => {
+    let t = 0
+    const s = scroller()
+    const follow = useFollowScroll(ref(s.el), { threshold: 8, now: () => t })
+    follow.scrollToBottom()
+    t = 5000
+    s.geo.viewport = 100 // taller content area... the browser moved scrollTop up
+    s.layoutScroll(500)
+    expect(follow.following.value).toBe(true)
+    expect(s.el.scrollTop).toBe(900) // stuck to the bottom again
+  })
+
+  it('takes a scroll as the reader\'s only shortly after their input', async () => {
+    let t = 0
+    const s = scroller()
+    const follow = useFollowScroll(ref(s.el), { threshold: 8, intentMs: 500, now: () => t })
+    follow.scrollToBottom()
+    s.el.dispatchEvent(new Event('keydown')) // e.g. PageUp
+    t = 100
+    s.layoutScroll(600)
+    expect(follow.following.value).toBe(false)
+    follow.jump()
+    t = 2000 // long after the key press
+    s.layoutScroll(300)
+    expect(follow.following.value).toBe(true)
+  })
+
+  it('treats a scrollbar drag (pointer held) as the reader\'s', async () => {
+    let t = 0
+    const s = scroller()
+    const follow = useFollowScroll(ref(s.el), { threshold: 8, intentMs: 500, now: () => t })
+    follow.scrollToBottom()
+    s.el.dispatchEvent(new Event('pointerdown'))
+    t = 10_000 // a slow drag
+    s.layoutScroll(400)
+    expect(follow.following.value).toBe(false)
+    window.dispatchEvent(new Event('pointerup'))
   })
 
   it('does not mistake a reader scroll for its own after a scroll that fired no event', async () => {

@@ -19,6 +19,13 @@ export interface EventsSocketOptions {
   /** refresh everything from REST: after (re)connecting and while the socket is down */
   poll?: () => Promise<unknown> | void
   pollMs?: number
+  /** what to re-read while live (default: `poll`) */
+  reconcile?: () => Promise<unknown> | void
+  /**
+   * While live, also call `reconcile` every this many ms (a function: decided at each tick).
+   * Pushes only nudge: a frame lost between processes must cost latency, never a wrong screen.
+   */
+  reconcileMs?: number | (() => number)
   pingMs?: number
   WebSocketImpl?: typeof WebSocket
   random?: () => number
@@ -36,11 +43,35 @@ export function useEventsSocket(options: EventsSocketOptions) {
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let pollTimer: ReturnType<typeof setInterval> | null = null
   let pingTimer: ReturnType<typeof setInterval> | null = null
+  let reconcileTimer: ReturnType<typeof setInterval> | null = null
+  let lastReconcile = 0
   let stopped = true
+
+  function runPoll(): void {
+    lastReconcile = Date.now()
+    void options.poll?.()
+  }
+
+  function startReconcile(): void {
+    const reconcile = options.reconcile ?? options.poll
+    if (reconcileTimer || !options.reconcileMs || !reconcile) return
+    reconcileTimer = setInterval(() => {
+      const every = typeof options.reconcileMs === 'function' ? options.reconcileMs() : (options.reconcileMs ?? 0)
+      if (state.value === 'live' && every > 0 && Date.now() - lastReconcile >= every) {
+        lastReconcile = Date.now()
+        void reconcile()
+      }
+    }, 500)
+  }
+
+  function stopReconcile(): void {
+    if (reconcileTimer) clearInterval(reconcileTimer)
+    reconcileTimer = null
+  }
 
   function startPolling(): void {
     if (pollTimer || !options.poll) return
-    pollTimer = setInterval(() => void options.poll?.(), pollMs)
+    pollTimer = setInterval(runPoll, pollMs)
   }
 
   function stopPolling(): void {
@@ -61,7 +92,7 @@ export function useEventsSocket(options: EventsSocketOptions) {
       state.value = 'live'
       failures.value = 0
       stopPolling()
-      void options.poll?.() // catch up on what happened while we were away
+      runPoll() // catch up on what happened while we were away
     }
   }
 
@@ -106,6 +137,7 @@ export function useEventsSocket(options: EventsSocketOptions) {
   function start(): void {
     if (!stopped) return
     stopped = false
+    startReconcile()
     connect()
   }
 
@@ -114,6 +146,7 @@ export function useEventsSocket(options: EventsSocketOptions) {
     if (retryTimer) clearTimeout(retryTimer)
     retryTimer = null
     stopPolling()
+    stopReconcile()
     clearPing()
     const ws = socket
     socket = null

@@ -2,8 +2,10 @@
  * useFollowScroll: keep a scroller pinned to the bottom while the reader is there, and stop as
  * soon as they scroll up. New content while paused is counted for a "jump to latest (N new)".
  *
- * Our own scrolls are recognised by the position they leave (not by a flag that a scroll event
- * which never fires could leave set), so a reader's scroll is never mistaken for ours.
+ * Only the reader pauses it: a scroll counts as theirs when input came just before it (wheel,
+ * touch, keys, a pointer held on the scrollbar). Scrolls from layout (the viewer resized, the
+ * browser clamping scrollTop) keep following. Our own scrolls are recognised by the position
+ * they leave, not by a flag that a scroll event which never fires could leave set.
  */
 
 import { getCurrentScope, onScopeDispose, ref, watch, type Ref } from 'vue'
@@ -11,13 +13,37 @@ import { getCurrentScope, onScopeDispose, ref, watch, type Ref } from 'vue'
 export interface FollowOptions {
   /** px from the bottom that still counts as "at the bottom" */
   threshold?: number
+  /** how long after an input event a scroll is taken as the reader's */
+  intentMs?: number
+  now?: () => number
 }
 
-export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8 }: FollowOptions = {}) {
+const INPUT_EVENTS = ['wheel', 'touchstart', 'touchmove', 'keydown'] as const
+
+export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8, intentMs = 700, now = () => performance.now() }: FollowOptions = {}) {
   const following = ref(true)
   const newCount = ref(0)
   let lastTop = 0
   let ownTop: number | null = null
+  let lastInput = -Infinity
+  let pointerHeld = false
+
+  const onInput = () => {
+    lastInput = now()
+  }
+  const onPointerDown = () => {
+    pointerHeld = true
+    onInput()
+  }
+  const onPointerUp = () => {
+    if (!pointerHeld) return
+    pointerHeld = false
+    onInput()
+  }
+
+  function readerActive(): boolean {
+    return pointerHeld || now() - lastInput < intentMs
+  }
 
   function distanceFromBottom(el: HTMLElement): number {
     return el.scrollHeight - el.scrollTop - el.clientHeight
@@ -34,7 +60,13 @@ export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8
     ownTop = null
     const movedUp = top < lastTop - 0.5
     lastTop = top
-    if (!movedUp && distanceFromBottom(el) <= threshold) {
+    const atBottom = distanceFromBottom(el) <= threshold
+    if (!readerActive()) {
+      // layout moved the position (resize, clamping): keep the mode, and stay stuck if following
+      if (following.value && !atBottom) scrollToBottom()
+      return
+    }
+    if (!movedUp && atBottom) {
       following.value = true
       newCount.value = 0
     } else {
@@ -76,16 +108,38 @@ export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8
     lastTop = ownTop
   }
 
+  function attach(el: HTMLElement): void {
+    el.addEventListener('scroll', onScroll, { passive: true })
+    for (const type of INPUT_EVENTS) el.addEventListener(type, onInput, { passive: true })
+    el.addEventListener('pointerdown', onPointerDown, { passive: true })
+    lastTop = el.scrollTop
+  }
+
+  function detach(el: HTMLElement): void {
+    el.removeEventListener('scroll', onScroll)
+    for (const type of INPUT_EVENTS) el.removeEventListener(type, onInput)
+    el.removeEventListener('pointerdown', onPointerDown)
+  }
+
   watch(
     target,
     (el, old) => {
-      old?.removeEventListener('scroll', onScroll)
-      el?.addEventListener('scroll', onScroll, { passive: true })
-      if (el) lastTop = el.scrollTop
+      if (old) detach(old)
+      if (el) attach(el)
     },
     { immediate: true },
   )
-  if (getCurrentScope()) onScopeDispose(() => target.value?.removeEventListener('scroll', onScroll))
+  if (typeof window !== 'undefined') {
+    window.addEventListener('pointerup', onPointerUp)
+    window.addEventListener('pointercancel', onPointerUp)
+  }
+  if (getCurrentScope()) {
+    onScopeDispose(() => {
+      if (target.value) detach(target.value)
+      window.removeEventListener('pointerup', onPointerUp)
+      window.removeEventListener('pointercancel', onPointerUp)
+    })
+  }
 
   return { following, newCount, notify, jump, pause, own, scrollToBottom, onScroll }
 }

@@ -80,6 +80,10 @@ export const useClusterStore = defineStore('cluster', () => {
     onNodes: (list) => upsertNodes(list),
     onTasks: (list) => upsertTasks(list),
     poll: () => Promise.all([loadNodes(), pollTasks?.()]),
+    // node transitions made by another process (the sweeper) reach this socket only through a
+    // shared channel layer: re-read the nodes now and then anyway (often for small clusters)
+    reconcile: () => loadNodes(),
+    reconcileMs: () => (nodes.value.size <= 200 ? 2000 : 10_000),
   })
 
   let pollTasks: (() => Promise<void>) | null = null

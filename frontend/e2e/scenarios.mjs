@@ -1,0 +1,306 @@
+// The end-to-end scenarios of issue 8, in order (later ones use the session of the first).
+// Each is [name, async (ctx) => {...}] and throws on failure.
+
+import assert from 'node:assert/strict'
+
+const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms))
+
+/** Poll `fn` until it returns a truthy value (or throw after `timeout` ms with `what`). */
+async function until(fn, what, timeout = 15_000, every = 100) {
+  const deadline = Date.now() + timeout
+  let last
+  while (Date.now() < deadline) {
+    last = await fn()
+    if (last) return last
+    await sleep(every)
+  }
+  throw new Error(`timed out after ${timeout} ms waiting for ${what} (last: ${JSON.stringify(last)})`)
+}
+
+async function apiPost(ctx, path, body) {
+  // same session as the page: the browser's cookies and CSRF token
+  return ctx.page.evaluate(
+    async ([p, b]) => {
+      const csrf = document.cookie.match(/csrftoken=([^;]+)/)?.[1] ?? ''
+      const r = await fetch(p, { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrftoken': csrf }, body: JSON.stringify(b) })
+      return { status: r.status, body: await r.json().catch(() => null) }
+    },
+    [path, body],
+  )
+}
+
+const lineCount = (page) => page.locator('[data-testid=log-viewer]').getAttribute('data-lines').then(Number)
+const following = (page) => page.locator('[data-testid=log-viewer]').getAttribute('data-following')
+const taskStatus = (page) => page.locator('[data-testid=task-status] [data-testid=status]').textContent().then((s) => s?.trim())
+const renderedLines = (page) =>
+  page.$$eval('[data-testid=log-line]', (els) => els.map((e) => ({ n: Number(e.dataset.line), text: e.querySelector('.log-text')?.textContent ?? '', top: e.getBoundingClientRect().top, cls: e.className })))
+
+/** Rendered rows actually inside the scroller's visible box, sorted by line number. */
+async function visibleLines(page) {
+  return page.evaluate(() => {
+    const box = document.querySelector('[data-testid=log-scroller]').getBoundingClientRect()
+    return [...document.querySelectorAll('[data-testid=log-line]')]
+      .filter((e) => {
+        const r = e.getBoundingClientRect()
+        return r.bottom > box.top + 1 && r.top < box.bottom - 1
+      })
+      .map((e) => Number(e.dataset.line))
+      .sort((a, b) => a - b)
+  })
+}
+
+export const scenarios = [
+  [
+    'log in (wrong password refused, then signed in)',
+    async ({ page, base, ready }) => {
+      await page.goto(`${base}/tasks`)
+      await page.waitForURL(/\/login\?next=/)
+      await page.fill('#username', ready.username)
+      await page.fill('#password', 'not-the-password')
+      await page.click('[data-testid=login-submit]')
+      await page.locator('[data-testid=login-error]').waitFor()
+      assert.match(await page.locator('[data-testid=login-error]').textContent(), /wrong username or password/i)
+      await page.fill('#password', ready.password)
+      await page.click('[data-testid=login-submit]')
+      await page.waitForURL(`${base}/tasks`)
+      assert.equal((await page.locator('[data-testid=username]').textContent()).trim(), ready.username)
+    },
+  ],
+  [
+    'heatmap shows the three agents, live',
+    async ({ page, base }) => {
+      await page.goto(`${base}/`)
+      await until(async () => (await page.locator('[data-testid=node-card]').count()) === 3, 'three node cards')
+      const names = await page.$$eval('[data-testid=node-card]', (els) => els.map((e) => e.dataset.node).sort())
+      assert.deepEqual(names, ['large', 'medium', 'small'])
+      await until(
+        async () => (await page.$$eval('[data-testid=node-card]', (els) => els.map((e) => e.dataset.status))).every((s) => s === 'ONLINE'),
+        'all nodes ONLINE',
+      )
+      assert.equal((await page.locator('[data-testid=total-nodes]').textContent()).trim(), '3')
+      const large = page.locator('[data-testid=node-card][data-node=large]')
+      assert.match(await large.locator('[data-testid=node-cpu-alloc]').textContent(), /\/4$/)
+      await until(async () => (await page.locator('[data-testid=connection-state]').getAttribute('data-state')) === 'live', 'live connection indicator')
+    },
+  ],
+  [
+    'submit form shows the API field errors next to the fields',
+    async ({ page, base }) => {
+      await page.goto(`${base}/tasks`)
+      await page.click('[data-testid=new-task]')
+      await page.fill('#f-command', 'echo never')
+      await page.fill('#f-cpu', '-3')
+      await page.fill('#f-max', '1000')
+      await page.click('[data-testid=submit-task]')
+      await page.locator('[data-testid=error-cpu]').waitFor()
+      await page.locator('[data-testid=error-max_attempts]').waitFor()
+      assert.ok((await page.locator('[data-testid=error-cpu]').textContent()).length > 3)
+      assert.match(page.url(), /\/tasks\?new=1$/) // nothing was created
+      await page.fill('#f-command', '')
+      await page.click('[data-testid=submit-task]')
+      await page.locator('[data-testid=error-command]').waitFor()
+    },
+  ],
+  [
+    'submit a task from the form, watch its status change and its lines stream',
+    async (ctx) => {
+      const { page, base } = ctx
+      await page.goto(`${base}/tasks?new=1`)
+      await page.fill('#f-name', 'e2e-stream')
+      await page.fill('#f-command', 'for i in $(seq 1 150); do echo "out line $i"; echo "err line $i" >&2; sleep 0.03; done; printf "\\033[32mgreen done\\033[0m\\n"')
+      await page.fill('#f-cpu', '0.5')
+      await page.fill('#f-mem', '64')
+      await page.fill('#f-env', 'GREETING=hi')
+      await page.click('[data-testid=submit-task]')
+      await page.waitForURL(/\/tasks\/\d+$/)
+      ctx.state.streamTask = Number(page.url().split('/').pop())
+      const seen = new Set()
+      await until(async () => {
+        seen.add(await taskStatus(page))
+        return seen.has('RUNNING')
+      }, 'status RUNNING', 20_000, 50)
+      // lines arrive while it runs
+      const first = await until(async () => (await lineCount(page)) > 0 && lineCount(page), 'first log lines')
+      await until(async () => (await lineCount(page)) > first, 'more lines while running', 10_000)
+      assert.equal(await taskStatus(page), 'RUNNING')
+      await until(async () => (await taskStatus(page)) === 'SUCCEEDED', 'status SUCCEEDED', 30_000)
+      await until(async () => (await lineCount(page)) === 301, 'all 301 lines', 10_000)
+      // at the bottom, following: the last line is on screen, coloured by its ANSI codes
+      assert.equal(await following(page), 'true')
+      const vis = await visibleLines(page)
+      assert.equal(vis[vis.length - 1], 301)
+      // (stdout and stderr travel as separate chunks: their relative order is not fixed)
+      const done = page.locator('[data-testid=log-line]', { hasText: 'green done' })
+      assert.equal((await done.locator('.log-text').textContent()).trim(), 'green done')
+      assert.match(await done.locator('.log-text span').getAttribute('style'), /color/)
+      // stderr lines are marked
+      const rows = await renderedLines(page)
+      const err = rows.find((r) => r.text.startsWith('err line'))
+      assert.ok(err && err.cls.includes('stderr'), 'stderr row is distinguished')
+      assert.ok(!rows.find((r) => r.text.startsWith('out line')).cls.includes('stderr'))
+      // the event history explains the transitions
+      await until(async () => {
+        const events = await page.locator('[data-testid=task-event]').allTextContents()
+        return events.some((e) => /ASSIGNED→RUNNING/.test(e)) && events.some((e) => /RUNNING→SUCCEEDED/.test(e))
+      }, 'RUNNING and SUCCEEDED in the event history', 5000)
+    },
+  ],
+  [
+    'log viewer: search, stream filter, timestamps, linkable lines, raw download',
+    async ({ page, base, state }) => {
+      assert.ok(state.streamTask, 'needs the streamed task')
+      await page.fill('[data-testid=log-search]', 'err line 42')
+      await until(async () => /^1\/1$/.test((await page.locator('[data-testid=log-search-count]').textContent()).trim()), 'one hit')
+      await until(async () => (await visibleLines(page)).length > 0 && (await page.locator('.log-row.current-hit').count()) === 1, 'hit shown')
+      assert.match(await page.locator('.log-row.current-hit mark').first().textContent(), /err line 42/i)
+      assert.equal(await following(page), 'false', 'jumping to a hit pauses follow')
+      await page.fill('[data-testid=log-search]', 'line 1')
+      await until(async () => /\/\d+/.test(await page.locator('[data-testid=log-search-count]').textContent()), 'several hits')
+      const before = (await page.locator('[data-testid=log-search-count]').textContent()).trim()
+      await page.press('[data-testid=log-search]', 'Enter')
+      await until(async () => (await page.locator('[data-testid=log-search-count]').textContent()).trim() !== before, 'next hit')
+      await page.fill('[data-testid=log-search]', '')
+
+      await page.click('[data-testid=log-filter-stderr]')
+      await until(async () => {
+        const rows = await renderedLines(page)
+        return rows.length > 0 && rows.every((r) => r.cls.includes('stderr'))
+      }, 'only stderr rows')
+      await page.click('[data-testid=log-filter-all]')
+
+      await page.click('[data-testid=log-toggle-ts]')
+      const withTs = await page.locator('[data-testid=log-line]').first().textContent()
+      assert.match(withTs, /\d\d:\d\d:\d\d\.\d{3}/)
+      await page.click('[data-testid=log-toggle-ts]')
+
+      // a line number is a link: #L10, and opening it reveals that line
+      await page.goto(`${base}/tasks/${state.streamTask}#L10`)
+      await until(async () => (await page.locator('.log-row.target').getAttribute('data-line').catch(() => null)) === '10', 'line 10 highlighted')
+      assert.ok((await visibleLines(page)).includes(10))
+      await page.locator('[data-testid=log-line][data-line="12"] a').click()
+      await page.waitForURL(/#L12$/)
+
+      const raw = await page.evaluate(async (url) => (await fetch(url)).text(), await page.locator('[data-testid=log-download]').getAttribute('href'))
+      assert.equal(raw.split('\n').filter(Boolean).length, 301)
+    },
+  ],
+  [
+    'follow pauses when scrolled up, counts new lines, jump returns to the latest; cancel stops the task',
+    async ({ page, base }) => {
+      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-follow', command: 'i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.01; done', cpu: 0.5, mem: 64 })
+      assert.equal(res.status, 201)
+      const id = res.body.id
+      await page.goto(`${base}/tasks/${id}`)
+      await until(async () => (await lineCount(page)) > 400, 'a screenful and more of ticks', 30_000)
+      assert.equal(await following(page), 'true')
+      const bottom = await visibleLines(page)
+      assert.ok((await lineCount(page)) - bottom[bottom.length - 1] < 50, 'following shows the newest lines')
+
+      // scroll up: follow pauses and the view stays put while lines keep arriving
+      await page.locator('[data-testid=log-scroller]').hover()
+      await page.mouse.wheel(0, -1500)
+      await until(async () => (await following(page)) === 'false', 'follow paused')
+      await sleep(300)
+      const held = await visibleLines(page)
+      const countThen = await lineCount(page)
+      await until(async () => (await lineCount(page)) > countThen + 50, 'more lines arrive', 10_000)
+      const stillHeld = await visibleLines(page)
+      assert.equal(stillHeld[0], held[0], 'view did not move while paused')
+      const jump = page.locator('[data-testid=jump-latest]')
+      await until(async () => /\((\d[\d,]*) new\)/.test(await jump.textContent()), 'jump button counts new lines')
+
+      // DOM holds only the rows in view
+      const rendered = await page.locator('[data-testid=log-line]').count()
+      assert.ok(rendered < 80, `rendered rows bounded by the viewport (${rendered})`)
+
+      await jump.click()
+      await until(async () => (await following(page)) === 'true', 'following again')
+      await until(async () => {
+        const vis = await visibleLines(page)
+        return (await lineCount(page)) - vis[vis.length - 1] < 50
+      }, 'back at the newest lines')
+      assert.equal(await page.locator('[data-testid=jump-latest]').count(), 0)
+
+      // cancel it
+      await page.click('[data-testid=cancel-task]')
+      await until(async () => (await taskStatus(page)) === 'CANCELLED', 'status CANCELLED', 20_000)
+      await page.goto(`${base}/tasks?status=CANCELLED`)
+      await page.locator(`[data-testid=task-row][data-task-id="${id}"][data-status=CANCELLED]`).waitFor()
+    },
+  ],
+  [
+    'tasks table: live rows, status filter and cancel button',
+    async ({ page, base }) => {
+      await page.goto(`${base}/tasks?status=RUNNING,PENDING,ASSIGNED`)
+      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-table', command: 'sleep 60', cpu: 0.25, mem: 32 })
+      assert.equal(res.status, 201)
+      const row = page.locator(`[data-testid=task-row][data-task-id="${res.body.id}"]`)
+      await row.waitFor() // arrives over the events socket, no reload
+      await until(async () => (await row.getAttribute('data-status')) === 'RUNNING', 'row turns RUNNING', 20_000)
+      await row.locator('[data-testid=cancel-task]').click()
+      await until(async () => (await row.count()) === 0, 'cancelled row leaves the filtered table', 20_000)
+      await page.click('[data-testid=filter-CANCELLED]')
+      await page.locator(`[data-testid=task-row][data-task-id="${res.body.id}"][data-status=CANCELLED]`).waitFor()
+    },
+  ],
+  [
+    'a 200,000-line log: rows in the DOM stay bounded, any line is reachable',
+    async ({ page, base }) => {
+      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-big', command: 'seq 1 200000', cpu: 0.25, mem: 64 })
+      assert.equal(res.status, 201)
+      await page.goto(`${base}/tasks/${res.body.id}`)
+      await until(async () => (await lineCount(page)) === 200000, '200,000 lines', 60_000, 250)
+      const rendered = await page.locator('[data-testid=log-line]').count()
+      assert.ok(rendered < 80, `rendered rows bounded (${rendered})`)
+      const vis = await visibleLines(page)
+      assert.equal(vis[vis.length - 1], 200000)
+      assert.equal((await page.locator('[data-testid=log-line][data-line="200000"] .log-text').textContent()).trim(), '200000')
+      await page.goto(`${base}/tasks/${res.body.id}#L150000`)
+      await until(async () => (await page.locator('.log-row.target').getAttribute('data-line').catch(() => null)) === '150000', 'line 150000 revealed', 60_000, 250)
+      assert.equal((await page.locator('.log-row.target .log-text').textContent()).trim(), '150000')
+      // the scrollbar's top is line 1
+      await page.locator('[data-testid=log-scroller]').evaluate((el) => (el.scrollTop = 0))
+      await until(async () => (await visibleLines(page))[0] === 1, 'line 1 at the top')
+    },
+  ],
+  [
+    'a killed agent turns UNHEALTHY, then OFFLINE',
+    async ({ page, base, ready }) => {
+      await page.goto(`${base}/`)
+      const card = page.locator('[data-testid=node-card][data-node=small]')
+      await until(async () => (await card.getAttribute('data-status')) === 'ONLINE', 'small ONLINE')
+      // record every status the card shows, however briefly
+      await page.evaluate(() => {
+        const seen = (window.__smallStatuses = [])
+        const read = () => {
+          const s = document.querySelector('[data-testid=node-card][data-node=small]')?.dataset.status
+          if (s && seen[seen.length - 1] !== s) seen.push(s)
+        }
+        new MutationObserver(read).observe(document.body, { subtree: true, attributes: true, childList: true })
+        read()
+      })
+      process.kill(ready.agents.small, 'SIGKILL')
+      await until(async () => (await card.getAttribute('data-status')) === 'OFFLINE', 'small OFFLINE', 20_000)
+      const seen = await page.evaluate(() => window.__smallStatuses)
+      assert.deepEqual(seen, ['ONLINE', 'UNHEALTHY', 'OFFLINE'])
+      assert.match(await card.locator('[data-testid=node-status]').textContent(), /OFFLINE/)
+      const others = await page.$$eval('[data-testid=node-card]:not([data-node=small])', (els) => els.map((e) => e.dataset.status))
+      assert.deepEqual(others, ['ONLINE', 'ONLINE'])
+    },
+  ],
+  [
+    'sign out',
+    async ({ page, base }) => {
+      await page.click('[data-testid=logout]')
+      await page.waitForURL(/\/login/)
+      await page.goto(`${base}/tasks`)
+      await page.waitForURL(/\/login\?next=/)
+    },
+  ],
+  [
+    'no console errors during the run',
+    async ({ consoleErrors }) => {
+      assert.deepEqual(consoleErrors, [])
+    },
+  ],
+]
