@@ -47,7 +47,8 @@ def test_database_url() -> str:
     return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "") -> Any:
+def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.05, what: str = "",
+             explain: Callable[[], Any] | None = None) -> Any:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -55,7 +56,8 @@ def wait_for(predicate: Callable[[], Any], *, timeout: float = 15.0, interval: f
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate} (last: {last!r})")
+    detail = explain() if explain else last
+    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}: {detail!r}")
 
 
 class Cluster:
@@ -174,7 +176,7 @@ class Cluster:
 
     def wait_task(self, task_id: int, *statuses: str, timeout: float = 20) -> dict:
         return wait_for(lambda: (t := self.task(task_id))["status"] in statuses and t,
-                        timeout=timeout, what=f"task {task_id} to be {statuses}")
+                        timeout=timeout, what=f"task {task_id} to be {statuses}", explain=lambda: self.task(task_id))
 
     def logs_text(self, task_id: int, attempt: int | None = None) -> str:
         params = f"?attempt={attempt}" if attempt else ""
