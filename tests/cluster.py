@@ -77,6 +77,7 @@ class Cluster:
             self.env["REDIS_URL"] = settings.REDIS_URL
         self.processes: dict[str, subprocess.Popen] = {}
         self.masters: list[str] = []
+        self.ports: dict[str, int] = {}
         self.api = requests.Session()
         if user is not None:
             _, token = ApiToken.issue(user=user)
@@ -92,8 +93,9 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def start_master(self, name: str = "master") -> str:
-        port = free_port()
+    def start_master(self, name: str = "master", *, port: int | None = None) -> str:
+        port = port or free_port()
+        self.ports[name] = port
         url = f"http://127.0.0.1:{port}"
         process = self._spawn(name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
                                      "scheduler_site.asgi:application"], self.env)
@@ -107,8 +109,14 @@ class Cluster:
                 return False
 
         wait_for(healthy, timeout=30, what=f"{name} to answer")
-        self.masters.append(url)
+        if url not in self.masters:
+            self.masters.append(url)
         return url
+
+    def restart_master(self, name: str = "master") -> str:
+        """kill -9 the master, then start it again on the same port."""
+        self.kill(name)
+        return self.start_master(name, port=self.ports[name])
 
     @property
     def url(self) -> str:
