@@ -1,0 +1,5 @@
+import sys
+
+from schedctl.commands import main
+
+sys.exit(main())

@@ -1,0 +1,88 @@
+"""HTTP and WebSocket calls to the master, with errors a person can act on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import requests
+import websocket
+
+
+class CliError(Exception):
+    """Printed as is, exit code 1."""
+
+
+class Api:
+    def __init__(self, url: str, token: str | None, *, timeout: float = 15.0) -> None:
+        self.url, self.token, self.timeout = url, token, timeout
+        self.session = requests.Session()
+        if token:
+            self.session.headers["Authorization"] = f"Token {token}"
+
+    def request(self, method: str, path: str, **kwargs) -> dict | str:
+        try:
+            response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        except requests.ConnectionError:
+            raise CliError(f"cannot reach the master at {self.url} (is it running? --master or SCHEDULER_URL "
+                           "sets where it is)") from None
+        except requests.RequestException as error:
+            raise CliError(f"request to {self.url} failed: {error}") from None
+        if response.status_code == 401:
+            raise CliError("the master refused the token: run `python -m schedctl login`, or set SCHEDULER_TOKEN")
+        if response.status_code == 403:
+            raise CliError(f"not allowed: {_detail(response)}")
+        if response.status_code == 404:
+            raise CliError(f"not found: {_detail(response)}")
+        if response.status_code >= 400:
+            raise CliError(_field_errors(response))
+        if "json" in response.headers.get("content-type", ""):
+            return response.json()
+        return response.text
+
+    def get(self, path: str, **params) -> dict:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def post(self, path: str, body: dict | None = None) -> dict:
+        return self.request("POST", path, json=body or {})
+
+    def follow(self, task_id: int, *, attempt: int | None, after: int) -> Iterator[dict]:
+        """Frames of the task's log WebSocket, from `after` on."""
+        query = f"after={after}" + (f"&attempt={attempt}" if attempt is not None else "")
+        ws_url = self.url.replace("http", "ws", 1) + f"/ws/tasks/{task_id}/logs/?{query}"
+        try:
+            ws = websocket.create_connection(ws_url, header=[f"Authorization: Token {self.token}"], timeout=30)
+        except websocket.WebSocketBadStatusException as error:
+            raise CliError(f"the master refused the log stream ({error.status_code}): check the token") from None
+        except (OSError, websocket.WebSocketException) as error:
+            raise CliError(f"cannot open the log stream at {ws_url}: {error}") from None
+        try:
+            while True:
+                try:
+                    text = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    continue
+                if not text:
+                    return
+                yield json.loads(text)
+        finally:
+            ws.close()
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text[:300]
+
+
+def _field_errors(response: requests.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"{response.status_code}: {response.text[:300]}"
+    if isinstance(body, dict):
+        lines = [f"{field}: {' '.join(map(str, errors)) if isinstance(errors, list) else errors}"
+                 for field, errors in body.items() if field != "code"]
+        return f"the master refused it ({response.status_code}):\n  " + "\n  ".join(lines)
+    return f"{response.status_code}: {body}"

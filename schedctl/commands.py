@@ -1,0 +1,248 @@
+"""The subcommands: parse arguments, call the API, print."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import sys
+import time
+
+from schedctl import config
+from schedctl.api import Api, CliError
+
+TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    cells = [[title for title, _ in columns]] + [
+        ["" if row.get(key) is None else str(row.get(key)) for _, key in columns] for row in rows
+    ]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+                     for line in cells)
+
+
+def _labels(raw: list[str]) -> dict[str, str]:
+    labels = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--selector {item!r}: expected key=value")
+        labels[key] = value
+    return labels
+
+
+def _node_id(api: Api, name_or_id: str) -> int:
+    if name_or_id.isdigit():
+        return int(name_or_id)
+    nodes = api.get("/api/v1/nodes", page_size=1000)["results"]
+    for node in nodes:
+        if node["name"] == name_or_id:
+            return node["id"]
+    raise CliError(f"no node named {name_or_id!r}")
+
+
+def cmd_login(api: Api, args) -> int:
+    username = args.username or input("username: ")
+    password = getpass.getpass("password: ") if args.password is None else args.password
+    token = api.request("POST", "/api/v1/auth/token", json={"username": username, "password": password})["token"]
+    path = config.save(config.Settings(url=api.url, token=token))
+    print(f"signed in to {api.url} as {username}; token saved in {path}")
+    return 0
+
+
+def cmd_submit(api: Api, args) -> int:
+    command = " ".join(args.command).strip()
+    if not command:
+        raise CliError("nothing to run: put the command after --, e.g. submit -- echo hello")
+    body: dict = {"command": command, "cpu": args.cpu, "mem": args.mem, "priority": args.priority,
+                  "max_attempts": args.max_attempts}
+    if args.name:
+        body["name"] = args.name
+    if args.timeout is not None:
+        body["timeout"] = args.timeout
+    if args.selector:
+        body["node_selector"] = _labels(args.selector)
+    if args.env:
+        body["env"] = _labels(args.env)
+    task = api.post("/api/v1/tasks", body)
+    if args.json:
+        print(json.dumps(task))
+    else:
+        print(f"task {task['id']} {task['status']}")
+    if args.follow:
+        return cmd_logs(api, argparse.Namespace(task=task["id"], follow=True, attempt=None))
+    return 0
+
+
+def cmd_tasks(api: Api, args) -> int:
+    page = api.get("/api/v1/tasks", status=args.status, node=args.node, page_size=args.limit)
+    if args.json:
+        print(json.dumps(page))
+        return 0
+    rows = [{**t, "cpu": f"{t['cpu']:g}", "command": t["command"][:50]} for t in page["results"]]
+    print(_table(rows, [("ID", "id"), ("NAME", "name"), ("STATUS", "status"), ("NODE", "node_name"),
+                        ("TRY", "attempt"), ("CPU", "cpu"), ("MEM", "mem"), ("EXIT", "exit_code"),
+                        ("COMMAND", "command")]))
+    if page["count"] > len(rows):
+        print(f"({len(rows)} of {page['count']}; --limit shows more)")
+    return 0
+
+
+def cmd_show(api: Api, args) -> int:
+    task = api.get(f"/api/v1/tasks/{args.task}")
+    if args.json:
+        print(json.dumps(task))
+        return 0
+    for key in ("id", "name", "status", "status_reason", "status_message", "node_name", "attempt", "max_attempts",
+                "cpu", "mem", "priority", "timeout", "exit_code", "created_at", "started_at", "finished_at"):
+        print(f"{key:15} {task.get(key) if task.get(key) is not None else ''}")
+    print(f"{'command':15} {task['command']}")
+    print("\nEVENTS")
+    print(_table(task["events"], [("TIME", "time"), ("TRY", "attempt"), ("TO", "to_status"), ("NODE", "node_name"),
+                                  ("REASON", "reason"), ("MESSAGE", "message")]))
+    return 0
+
+
+def cmd_cancel(api: Api, args) -> int:
+    task = api.post(f"/api/v1/tasks/{args.task}/cancel")
+    print(f"task {task['id']} {task['status']}")
+    return 0
+
+
+def _print_chunk(chunk: dict) -> None:
+    stream = sys.stderr if chunk["stream"] == "stderr" else sys.stdout
+    stream.write(chunk["data"])
+    stream.flush()
+
+
+def cmd_logs(api: Api, args) -> int:
+    """History, then (with --follow) live output until the task ends; reconnects resume by seq."""
+    if not args.follow:
+        params = f"?attempt={args.attempt}" if args.attempt else ""
+        sys.stdout.write(api.request("GET", f"/api/v1/tasks/{args.task}/logs/raw{params}"))
+        return 0
+    attempt, after, status = args.attempt, -1, None
+    while True:
+        try:
+            for frame in api.follow(args.task, attempt=attempt, after=after):
+                if frame["type"] == "log":
+                    if attempt is None or frame["attempt"] == attempt:
+                        attempt, after = frame["attempt"], frame["seq"]
+                        _print_chunk(frame)
+                elif frame["type"] == "attempt" and args.attempt is None:
+                    attempt, after = frame["attempt"], -1
+                    print(f"--- attempt {attempt} ---", file=sys.stderr)
+                elif frame["type"] == "status":
+                    status = frame["status"]
+                    if attempt is None and frame["attempt"]:
+                        attempt = frame["attempt"]
+                    if status in TERMINAL:
+                        break
+        except CliError:
+            if status is None:
+                raise
+        if status in TERMINAL:
+            # Anything the stream had not delivered yet is stored: take it from the API.
+            while attempt:
+                rest = api.get(f"/api/v1/tasks/{args.task}/logs", attempt=attempt, after=after, limit=5000)
+                for chunk in rest["chunks"]:
+                    _print_chunk(chunk)
+                after = rest["next_after"]
+                if not rest["more"]:
+                    break
+            print(f"--- task {args.task} {status} ---", file=sys.stderr)
+            return 0 if status == "SUCCEEDED" else 1
+        time.sleep(1)  # the stream dropped: resume after the last sequence printed
+
+
+def cmd_nodes(api: Api, args) -> int:
+    page = api.get("/api/v1/nodes", status=args.status, page_size=1000)
+    if args.json:
+        print(json.dumps(page))
+        return 0
+    rows = [{**n, "status": n["status"] + (" draining" if n["draining"] else ""),
+             "cpu": f"{n['cpu_allocated']:g}/{n['cpu']:g}", "mem": f"{n['mem_allocated']}/{n['mem']}",
+             "usage": "" if n["cpu_usage"] is None else f"{n['cpu_usage']:.0f}% cpu {n['mem_usage']:.0f}% mem",
+             "labels": ",".join(f"{k}={v}" for k, v in n["labels"].items())} for n in page["results"]]
+    print(_table(rows, [("NAME", "name"), ("STATUS", "status"), ("CPU", "cpu"), ("MEM (MiB)", "mem"),
+                        ("TASKS", "tasks_running"), ("USAGE", "usage"), ("LABELS", "labels")]))
+    return 0
+
+
+def cmd_drain(api: Api, args) -> int:
+    verb = "drain" if args.action == "drain" else "undrain"
+    node = api.post(f"/api/v1/nodes/{_node_id(api, args.node)}/{verb}")
+    print(f"node {node['name']} {'draining' if node['draining'] else 'schedulable'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="schedctl", description="mini-scheduler command-line client")
+    parser.add_argument("--master", help="master URL (SCHEDULER_URL; default from the config file)")
+    parser.add_argument("--token", help="API token (SCHEDULER_TOKEN; default from the config file)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+
+    login = sub.add_parser("login", help="get a token with username and password and save it")
+    login.add_argument("--username")
+    login.add_argument("--password", help="(asked for when absent)")
+    login.set_defaults(func=cmd_login, needs_token=False)
+
+    submit = sub.add_parser("submit", help="submit a task: submit [options] -- command...")
+    submit.add_argument("--cpu", type=float, default=1.0, help="cores (fractions allowed)")
+    submit.add_argument("--mem", type=int, default=256, help="MiB")
+    submit.add_argument("--name", default="")
+    submit.add_argument("--priority", type=int, default=0)
+    submit.add_argument("--max-attempts", type=int, default=3)
+    submit.add_argument("--timeout", type=float, default=None, help="seconds")
+    submit.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
+    submit.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
+    submit.add_argument("--follow", "-f", action="store_true", help="then follow its logs")
+    submit.add_argument("command", nargs=argparse.REMAINDER)
+    submit.set_defaults(func=cmd_submit)
+
+    tasks = sub.add_parser("tasks", help="list tasks, newest first")
+    tasks.add_argument("--status", help="e.g. RUNNING or PENDING,ASSIGNED")
+    tasks.add_argument("--node")
+    tasks.add_argument("--limit", type=int, default=50)
+    tasks.set_defaults(func=cmd_tasks)
+
+    for name, func, text in (("show", cmd_show, "a task with its events"), ("cancel", cmd_cancel, "cancel a task")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("task", type=int)
+        command.set_defaults(func=func)
+
+    logs = sub.add_parser("logs", help="print a task's output")
+    logs.add_argument("task", type=int)
+    logs.add_argument("--follow", "-f", action="store_true", help="stream live output until the task ends")
+    logs.add_argument("--attempt", type=int, default=None)
+    logs.set_defaults(func=cmd_logs)
+
+    nodes = sub.add_parser("nodes", help="list nodes")
+    nodes.add_argument("--status")
+    nodes.set_defaults(func=cmd_nodes)
+
+    for action in ("drain", "undrain"):
+        command = sub.add_parser(action, help=f"{action} a node (name or id)")
+        command.add_argument("node")
+        command.set_defaults(func=cmd_drain, action=action)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) and args.command[:1] == ["--"]:
+        args.command = args.command[1:]
+    settings = config.load(url=args.master, token=args.token)
+    if getattr(args, "needs_token", True) and not settings.token:
+        print("schedctl: no token: run `python -m schedctl login` or set SCHEDULER_TOKEN", file=sys.stderr)
+        return 2
+    try:
+        return args.func(Api(settings.url, settings.token), args)
+    except CliError as error:
+        print(f"schedctl: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
