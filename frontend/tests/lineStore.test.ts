@@ -88,3 +88,64 @@ describe('LineStore', () => {
     expect(s.text(s.end - 1)).toBe('one more')
   })
 })
+
+describe('LineStore.search', () => {
+  function found(s: LineStore, q: string, from = s.base, to = s.end): number[] {
+    const out: number[] = []
+    s.search(new RegExp(q, 'gi'), from, to, (i) => out.push(i))
+    return out
+  }
+
+  it('finds lines containing a match, once per line, across chunks and streams', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'error one\nfine\nerror error twice\n', 1)
+    s.append(STDERR, 'ERROR three\n', 1)
+    s.append(STDOUT, 'no\nlast error', 1)
+    expect(found(s, 'error')).toEqual([0, 2, 3, 5])
+    expect(found(s, 'error', 1, 4)).toEqual([2, 3])
+  })
+
+  it('does not match across a line break or inside the CR of CRLF', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'abc\r\ndef\n', 1)
+    expect(found(s, 'c\\r')).toEqual([])
+    expect(found(s, 'cd')).toEqual([])
+    expect(found(s, 'de')).toEqual([1])
+  })
+
+  it('searches joined (partial) lines', () => {
+    const s = new LineStore()
+    s.append(STDOUT, 'nee', 1)
+    s.append(STDERR, 'x\n', 1)
+    s.append(STDOUT, 'dle\n', 1)
+    expect(found(s, 'needle')).toEqual([0])
+  })
+
+  it('stops at the deadline and resumes where it stopped', () => {
+    const s = new LineStore()
+    for (let c = 0; c < 5; c++) s.append(STDOUT, 'hit\nmiss\n', c)
+    const out: number[] = []
+    const stop = s.search(/hit/gi, 0, s.end, (i) => out.push(i), -1) // deadline already past: one block
+    expect(stop).toBe(2)
+    s.search(/hit/gi, stop, s.end, (i) => out.push(i))
+    expect(out).toEqual([0, 2, 4, 6, 8])
+  })
+
+  it('keeps the heap small: a line is offsets into its chunk, not a string of its own', () => {
+    const s = new LineStore()
+    const chunk = 'x'.repeat(20) + '\n'
+    const data = chunk.repeat(1000)
+    s.append(STDOUT, data, 1)
+    expect(s.text(999)).toBe('x'.repeat(20))
+    expect(s.length(5)).toBe(20)
+  })
+
+  it('a progress line extended many times stays one block', () => {
+    const s = new LineStore()
+    for (let i = 0; i < 1000; i++) s.append(STDOUT, '.', i)
+    s.append(STDOUT, ' done\n', 1000)
+    expect(s.size).toBe(1)
+    expect(s.text(0)).toBe('.'.repeat(1000) + ' done')
+    expect(s.ts(0)).toBe(0)
+  })
+})

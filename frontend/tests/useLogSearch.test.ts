@@ -5,12 +5,12 @@ import { useLogSearch } from '../src/composables/useLogSearch'
 import { STDERR } from '../src/lib/lineStore'
 import { manualFrames } from './helpers'
 
-function setup(accept?: ReturnType<typeof ref<((l: number) => boolean) | null>>) {
+function setup(accept?: ReturnType<typeof ref<((l: number) => boolean) | null>>, onFirstHit?: (line: number) => void) {
   const frames = manualFrames()
   const buffer = useLogBuffer({ raf: frames.raf, cancelRaf: frames.cancelRaf })
   buffer.reset(1)
   const deferred: Array<() => void> = []
-  const search = useLogSearch(buffer, { debounceMs: 0, sliceMs: 0, defer: (fn) => deferred.push(fn), accept: accept as never })
+  const search = useLogSearch(buffer, { debounceMs: 0, sliceMs: 0, defer: (fn) => deferred.push(fn), accept: accept as never, onFirstHit })
   const drain = () => {
     while (deferred.length) deferred.shift()!()
   }
@@ -63,5 +63,23 @@ describe('useLogSearch', () => {
     drain()
     expect(search.count.value).toBe(1)
     expect(search.currentLine()).toBe(2)
+  })
+
+  it('reports the first hit of each new query once, so the viewer can show it', () => {
+    const hits: number[] = []
+    const { frames, buffer, search, drain } = setup(undefined, (line) => hits.push(line))
+    buffer.push({ attempt: 1, seq: 0, stream: 'stdout', data: 'alpha\nbeta\nalphabet\n', ts: 1 })
+    frames.frame()
+    search.query.value = 'alpha'
+    search.restart()
+    drain()
+    expect(hits).toEqual([0])
+    search.query.value = 'bet'
+    search.restart()
+    drain()
+    expect(hits).toEqual([0, 1]) // a new query: its own first hit, even though the count never went to 0
+    buffer.push({ attempt: 1, seq: 1, stream: 'stdout', data: 'bet again\n', ts: 1 })
+    frames.frame()
+    expect(hits).toEqual([0, 1]) // later hits do not move the view
   })
 })

@@ -1,8 +1,9 @@
 /**
  * useLogSearch: find a string in every line held (case-insensitive), with next/previous.
  *
- * The first scan of a large buffer is cut into slices of a few milliseconds each (yielding to
- * the browser between them), so searching a million lines never blocks a frame; lines that
+ * The pattern runs over the store's chunk blocks (no string per line). The first scan of a large
+ * buffer is cut into slices of a few milliseconds each (yielding to the browser between them),
+ * so searching a million lines never blocks a frame; lines that
  * arrive afterwards are scanned as they are flushed. Matches are absolute line indices in a
  * growable Int32Array.
  */
@@ -16,6 +17,8 @@ export interface SearchOptions {
   sliceMs?: number
   defer?: (fn: () => void) => void
   debounceMs?: number
+  /** called once per new query with the line of its first hit (to show it) */
+  onFirstHit?: (line: number) => void
 }
 
 function escapeRegExp(s: string): string {
@@ -60,14 +63,9 @@ export function useLogSearch(buffer: LogBuffer, options: SearchOptions = {}) {
   function scan(to: number, deadline: number): boolean {
     const { store } = buffer
     const accept = options.accept?.value ?? null
-    const re = pattern as RegExp
     scanned = Math.max(scanned, store.base)
-    while (scanned < to) {
-      const i = scanned++
-      if (re.test(store.text(i)) && (!accept || accept(i))) add(i)
-      if ((scanned & 1023) === 0 && performance.now() > deadline) return false
-    }
-    return true
+    scanned = store.search(pattern as RegExp, scanned, to, (i) => (!accept || accept(i)) && add(i), deadline)
+    return scanned >= to
   }
 
   function publish(): void {
@@ -81,7 +79,7 @@ export function useLogSearch(buffer: LogBuffer, options: SearchOptions = {}) {
     start = len = 0
     scanned = buffer.store.base
     current.value = -1
-    pattern = query.value ? new RegExp(escapeRegExp(query.value), 'i') : null
+    pattern = query.value ? new RegExp(escapeRegExp(query.value), 'gi') : null
     if (!pattern) {
       searching.value = false
       publish()
@@ -93,10 +91,12 @@ export function useLogSearch(buffer: LogBuffer, options: SearchOptions = {}) {
       if (mine !== run) return
       const done = scan(buffer.store.end, performance.now() + sliceMs)
       publish()
-      if (done) {
-        searching.value = false
-        if (current.value < 0 && count.value > 0) current.value = 0
-      } else defer(step)
+      if (current.value < 0 && count.value > 0) {
+        current.value = 0
+        options.onFirstHit?.(currentLine())
+      }
+      if (done) searching.value = false
+      else defer(step)
     }
     step()
   }
@@ -111,6 +111,10 @@ export function useLogSearch(buffer: LogBuffer, options: SearchOptions = {}) {
     if (!searching.value) {
       scan(buffer.store.end, Infinity)
       publish()
+      if (current.value < 0 && count.value > 0) {
+        current.value = 0
+        options.onFirstHit?.(currentLine())
+      }
     }
   })
   if (getCurrentScope()) onScopeDispose(stopFlush)

@@ -1,11 +1,16 @@
 /**
  * LineStore: one attempt's log as lines, in compact parallel arrays (no object per line).
  *
- * Lines live in segments of 65,536: a string array for the text, a byte per line for flags
- * (stderr, still open) and a Float64 per line for the chunk timestamp. Each chunk is split into
- * lines once, on arrival; a chunk that ends without a newline leaves its stream's last line
- * "open", and the next chunk of the same stream continues it (stdout and stderr are joined
- * separately, since their chunks interleave).
+ * The text stays in the chunk strings it arrived in ("blocks"); a line is a block index and two
+ * offsets in typed arrays, plus a flag byte (stderr, still open). Lines live in segments of
+ * 65,536. This keeps the JS heap to about the text itself plus 13 bytes a line, and the number
+ * of heap objects to the number of chunks, so the garbage collector has little to trace even
+ * with a million lines held (an earlier version with one string per line paused for up to
+ * 100 ms in major GCs at 600k lines). A line's string is made only when it is shown.
+ *
+ * A chunk that ends without a newline leaves its stream's last line "open"; the next chunk of the
+ * same stream continues it (stdout and stderr are joined separately, since their chunks
+ * interleave). The joined line becomes a small block of its own.
  *
  * The buffer is bounded (`LOG_LINE_CAP` lines and `LOG_CHAR_BUDGET` characters, whichever is hit
  * first): past it the oldest whole segment is dropped, `base` moves forward and `dropped` tells the
@@ -22,16 +27,29 @@ export const LOG_CHAR_BUDGET = 96 * 1024 * 1024
 
 const FLAG_STDERR = 1
 const FLAG_OPEN = 2
+/** the line's block is its own (a joined line): it can be replaced in place */
+const FLAG_OWN = 4
 
 interface Segment {
-  text: string[]
+  blocks: string[]
+  blockTs: number[]
+  blk: Uint32Array
+  start: Uint32Array
+  end: Uint32Array
   flags: Uint8Array
-  ts: Float64Array
   chars: number
 }
 
 function newSegment(size: number): Segment {
-  return { text: [], flags: new Uint8Array(size), ts: new Float64Array(size), chars: 0 }
+  return {
+    blocks: [],
+    blockTs: [],
+    blk: new Uint32Array(size),
+    start: new Uint32Array(size),
+    end: new Uint32Array(size),
+    flags: new Uint8Array(size),
+    chars: 0,
+  }
 }
 
 export interface AppendResult {
@@ -54,13 +72,17 @@ export class LineStore {
   base = 0
   /** absolute index one past the last line */
   end = 0
+  /** characters in the lines held */
   chars = 0
   private segs: Segment[] = []
   private firstSeg = 0
   private open = [-1, -1]
-
   private readonly segBits: number
   private readonly segMask: number
+  /** the block being appended and the segment it was registered in */
+  private curBlock: string | null = null
+  private curBlockSeg: Segment | null = null
+  private curBlockIdx = 0
 
   /** `segBits` (segment size 2^segBits, the unit of dropping) is for tests; keep the default. */
   constructor({ cap = LOG_LINE_CAP, charBudget = LOG_CHAR_BUDGET, segBits = 16 }: LineStoreOptions = {}) {
@@ -84,50 +106,69 @@ export class LineStore {
     this.firstSeg = 0
     this.base = this.end = this.chars = 0
     this.open = [-1, -1]
+    this.curBlock = this.curBlockSeg = null
   }
 
   /** Add one chunk's text. Returns how many lines were added and which open line was extended. */
   append(stream: number, data: string, ts: number): AppendResult {
     const result: AppendResult = { added: 0, extended: -1 }
     if (data.length === 0) return result
-    const parts = data.split('\n')
-    const last = parts.length - 1
-    let first = 0
+    let pos = 0
+    let nl = data.indexOf('\n')
     const openIdx = this.open[stream]
     if (openIdx >= this.base && openIdx >= 0) {
-      const seg = this.seg(openIdx)
-      const k = openIdx & this.segMask
-      const piece = stripCR(parts[0], last > 0)
-      let joined = seg.text[k] + piece
-      if (last > 0) {
-        joined = stripCR(joined, true) // a CR split from its LF by the chunk boundary
-        seg.flags[k] &= ~FLAG_OPEN
-      }
-      const grew = joined.length - seg.text[k].length
-      seg.text[k] = joined
-      seg.chars += grew
-      this.chars += grew
+      // continue the open line with the text up to the first newline (or all of it)
+      const pieceEnd = nl < 0 ? data.length : nl
+      const closed = nl >= 0
+      let joined = this.text(openIdx) + data.slice(0, pieceEnd)
+      if (closed && joined.charCodeAt(joined.length - 1) === 13) joined = joined.slice(0, -1)
+      this.replaceLine(openIdx, joined, !closed)
       result.extended = openIdx
-      first = 1
-      this.open[stream] = last > 0 ? -1 : openIdx
-    }
-    for (let p = first; p <= last; p++) {
-      const isLast = p === last
-      const text = parts[p]
-      if (isLast && text.length === 0) {
-        this.open[stream] = -1
-        break
+      if (!closed) {
+        this.enforceCaps()
+        return result
       }
-      const index = this.pushLine(stream, stripCR(text, !isLast), ts, isLast)
-      if (isLast) this.open[stream] = index
-      result.added++
+      this.open[stream] = -1
+      pos = nl + 1
+      nl = data.indexOf('\n', pos)
     }
+    this.curBlock = data
+    this.curBlockSeg = null
+    while (nl >= 0) {
+      const stop = nl > pos && data.charCodeAt(nl - 1) === 13 ? nl - 1 : nl
+      this.pushLine(stream, data, pos, stop, ts, false)
+      result.added++
+      pos = nl + 1
+      nl = data.indexOf('\n', pos)
+    }
+    if (pos < data.length) {
+      this.open[stream] = this.pushLine(stream, data, pos, data.length, ts, true)
+      result.added++
+    } else this.open[stream] = -1
+    this.curBlock = this.curBlockSeg = null
     this.enforceCaps()
     return result
   }
 
   text(i: number): string {
-    return this.seg(i).text[i & this.segMask]
+    const seg = this.seg(i)
+    const k = i & this.segMask
+    return seg.blocks[seg.blk[k]].slice(seg.start[k], seg.end[k])
+  }
+
+  /** characters in line i (escape sequences included) */
+  length(i: number): number {
+    const seg = this.seg(i)
+    const k = i & this.segMask
+    return seg.end[k] - seg.start[k]
+  }
+
+  /** whether line i holds an escape character (ANSI) */
+  hasEscape(i: number): boolean {
+    const seg = this.seg(i)
+    const k = i & this.segMask
+    const at = seg.blocks[seg.blk[k]].indexOf('\x1b', seg.start[k])
+    return at >= 0 && at < seg.end[k]
   }
 
   stream(i: number): number {
@@ -139,29 +180,94 @@ export class LineStore {
   }
 
   ts(i: number): number {
-    return this.seg(i).ts[i & this.segMask]
+    const seg = this.seg(i)
+    return seg.blockTs[seg.blk[i & this.segMask]]
   }
 
   has(i: number): boolean {
     return i >= this.base && i < this.end
   }
 
+  /**
+   * Lines in [from, to) that contain a match of `re` (which must have the global flag), in order,
+   * passed to `hit`. Runs the pattern over whole blocks rather than line by line, so no string is
+   * made per line. Stops early when `deadline` (performance.now()) passes; returns where it
+   * stopped (to resume from), or `to` when done.
+   */
+  search(re: RegExp, from: number, to: number, hit: (line: number) => void, deadline = Infinity): number {
+    let i = Math.max(from, this.base)
+    const last = Math.min(to, this.end)
+    while (i < last) {
+      const seg = this.seg(i)
+      const segEnd = Math.min(last, ((i >> this.segBits) + 1) << this.segBits)
+      // a run of lines [i, j) in the same block
+      const b = seg.blk[i & this.segMask]
+      let j = i + 1
+      while (j < segEnd && seg.blk[j & this.segMask] === b) j++
+      const block = seg.blocks[b]
+      const runEnd = seg.end[(j - 1) & this.segMask]
+      let line = i
+      re.lastIndex = seg.start[i & this.segMask]
+      for (let m = re.exec(block); m && m.index < runEnd; m = re.exec(block)) {
+        while (line < j && seg.end[line & this.segMask] < m.index + m[0].length) line++
+        if (line >= j) break
+        if (m.index >= seg.start[line & this.segMask]) {
+          hit(line)
+          line++
+          if (line >= j) break
+          re.lastIndex = seg.start[line & this.segMask]
+        } else if (m[0].length === 0) re.lastIndex++
+      }
+      i = j
+      if (performance.now() > deadline) return i
+    }
+    return last
+  }
+
   private seg(i: number): Segment {
     return this.segs[(i >> this.segBits) - this.firstSeg]
   }
 
-  private pushLine(stream: number, text: string, ts: number, open: boolean): number {
+  private pushLine(stream: number, block: string, start: number, end: number, ts: number, open: boolean): number {
     const index = this.end
     const k = index & this.segMask
     if (k === 0) this.segs.push(newSegment(this.segMask + 1))
     const seg = this.segs[this.segs.length - 1]
-    seg.text[k] = text
+    if (this.curBlockSeg !== seg || this.curBlock !== block) {
+      seg.blocks.push(block)
+      seg.blockTs.push(ts)
+      this.curBlockSeg = seg
+      this.curBlock = block
+      this.curBlockIdx = seg.blocks.length - 1
+    }
+    seg.blk[k] = this.curBlockIdx
+    seg.start[k] = start
+    seg.end[k] = end
     seg.flags[k] = (stream === STDERR ? FLAG_STDERR : 0) | (open ? FLAG_OPEN : 0)
-    seg.ts[k] = ts
-    seg.chars += text.length
-    this.chars += text.length
+    seg.chars += end - start
+    this.chars += end - start
     this.end++
     return index
+  }
+
+  /** Give line i new text (a block of its own), keeping its timestamp. */
+  private replaceLine(i: number, text: string, open: boolean): void {
+    const seg = this.seg(i)
+    const k = i & this.segMask
+    const grew = text.length - (seg.end[k] - seg.start[k])
+    if (seg.flags[k] & FLAG_OWN) seg.blocks[seg.blk[k]] = text
+    else {
+      seg.blocks.push(text)
+      seg.blockTs.push(seg.blockTs[seg.blk[k]])
+      seg.blk[k] = seg.blocks.length - 1
+      seg.flags[k] |= FLAG_OWN
+    }
+    seg.start[k] = 0
+    seg.end[k] = text.length
+    if (open) seg.flags[k] |= FLAG_OPEN
+    else seg.flags[k] &= ~FLAG_OPEN
+    seg.chars += grew
+    this.chars += grew
   }
 
   private enforceCaps(): void {
@@ -170,10 +276,7 @@ export class LineStore {
       this.firstSeg++
       this.chars -= gone.chars
       this.base = this.firstSeg << this.segBits
+      if (this.curBlockSeg === gone) this.curBlockSeg = null
     }
   }
-}
-
-function stripCR(text: string, terminated: boolean): string {
-  return terminated && text.charCodeAt(text.length - 1) === 13 ? text.slice(0, -1) : text
 }

@@ -19,6 +19,13 @@ export function wrappedRows(text: string, cols: number): number {
   return Math.max(1, Math.ceil(n / cols))
 }
 
+/** Rows line i takes when wrapped at `cols` (escape sequences count as zero width). */
+export function lineRows(store: LineStore, i: number, cols: number): number {
+  if (cols <= 0) return 1
+  const n = store.hasEscape(i) ? stripAnsi(store.text(i)).length : store.length(i)
+  return Math.max(1, Math.ceil(n / cols))
+}
+
 export class RowModel {
   readonly filter: StreamFilter
   readonly cols: number
@@ -58,7 +65,7 @@ export class RowModel {
     if (this.cols > 0) for (const line of extended) if (line < this.scanned) this.rewrap(line)
     for (let i = Math.max(this.scanned, store.base); i < store.end; i++) {
       if (this.filter !== 'all' && store.stream(i) !== (this.filter === 'stderr' ? STDERR : STDOUT)) continue
-      this.push(i, this.cols > 0 ? wrappedRows(store.text(i), this.cols) : 1)
+      this.push(i, lineRows(store, i, this.cols))
     }
     this.scanned = store.end
   }
@@ -128,7 +135,7 @@ export class RowModel {
     const k = this.entryOfLine(line)
     if (k < 0 || this.lineAt(k) !== line) return
     const at = this.start + k
-    const delta = wrappedRows(this.store.text(line), this.cols) - (this.cum[at + 1] - this.cum[at])
+    const delta = lineRows(this.store, line, this.cols) - (this.cum[at + 1] - this.cum[at])
     if (delta === 0) return
     for (let j = at + 1; j <= this.len; j++) this.cum[j] += delta
   }
