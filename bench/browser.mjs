@@ -149,6 +149,28 @@ while True:
 "`
 }
 
+/**
+ * From a Chrome trace: the renderer main thread's top-level tasks, wall time vs CPU time. On a
+ * busy machine a task can be long on the wall clock while the thread was simply not scheduled;
+ * the CPU time tells what the page itself spent.
+ */
+function mainThreadTasks(traceBuffer) {
+  const parsed = JSON.parse(traceBuffer.toString())
+  const events = Array.isArray(parsed) ? parsed : parsed.traceEvents
+  const main = new Set()
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain') main.add(`${e.pid}:${e.tid}`)
+  const tasks = events.filter((e) => e.ph === 'X' && e.name === 'ThreadControllerImpl::RunTask' && main.has(`${e.pid}:${e.tid}`))
+  const first = Math.min(...tasks.map((t) => t.ts))
+  const last = Math.max(...tasks.map((t) => t.ts + t.dur))
+  const cpu = tasks.map((t) => (t.tdur ?? t.dur) / 1000)
+  return {
+    'tasks > 50 ms wall (trace)': tasks.filter((t) => t.dur > 50_000).length,
+    'tasks > 50 ms CPU (trace)': cpu.filter((c) => c > 50).length,
+    'longest task CPU ms': +Math.max(0, ...cpu).toFixed(1),
+    'main thread CPU busy %': +((100 * cpu.reduce((a, b) => a + b, 0)) / ((last - first) / 1000)).toFixed(1),
+  }
+}
+
 async function openViewer(context, base, kind, id) {
   const page = await context.newPage()
   await page.addInitScript(PROBE)
@@ -168,6 +190,8 @@ async function streamRun(context, base, kind, signer) {
     if (Date.now() > deadline) throw new Error(`${kind}: no line within 30 s`)
     await sleep(50)
   }
+  const browser = context.browser()
+  await browser.startTracing(page, { categories: ['toplevel', 'devtools.timeline'] })
   const startedAt = await page.evaluate(() => {
     window.__bench.recording = true
     window.__bench.recordFrom = performance.now()
@@ -184,6 +208,7 @@ async function streamRun(context, base, kind, signer) {
     b.recording = false
     return { frames: b.frames, longTasks: b.longTasks.filter((t) => t.start >= from).map((t) => t.duration), dom: document.querySelectorAll('[data-testid=log-line]').length }
   }, startedAt)
+  const trace = mainThreadTasks(await browser.stopTracing())
   const held = await linesHeld(page)
   const mem = await memory(page)
   await page.close()
@@ -193,12 +218,13 @@ async function streamRun(context, base, kind, signer) {
   }, id)
   return {
     'lines held': held,
-    'long tasks': m.longTasks.length,
-    'longest task ms': Math.round(Math.max(0, ...m.longTasks)),
+    'long tasks (PerformanceObserver)': m.longTasks.length,
+    'longest task ms (wall)': Math.round(Math.max(0, ...m.longTasks)),
     'frames': m.frames.length,
     'p50 frame ms': +percentile(m.frames, 50)?.toFixed(1),
     'p95 frame ms': +percentile(m.frames, 95)?.toFixed(1),
     'p99 frame ms': +percentile(m.frames, 99)?.toFixed(1),
+    ...trace,
     'log-line elements (end)': m.dom,
     'log-line elements (max)': Math.max(maxDom, m.dom),
     'JS heap MB': mem.heap,
@@ -323,6 +349,7 @@ async function main() {
   const cluster = await startCluster({ fastTimers: false })
   const { url: base, username, password } = cluster.ready
   console.log(`# cluster at ${base}; ${RATE} lines/s for ${SECONDS} s; history ${HISTORY} lines`)
+  console.log(`# load average before: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')} (the machine's other work shows in wall-clock figures)`)
   const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...CHROMIUM_ARGS, '--enable-precise-memory-info', '--disable-features=LocalNetworkAccessChecks'] })
   const results = {}
   try {

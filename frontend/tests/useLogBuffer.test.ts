@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { useLogBuffer, type LogChunk } from '../src/composables/useLogBuffer'
 import { manualFrames } from './helpers'
 
@@ -93,5 +93,24 @@ describe('useLogBuffer', () => {
     frames.frame()
     expect(buffer.store.text(0)).toBe('new')
     expect(buffer.attempt.value).toBe(2)
+  })
+
+  it('drains from a timer when no animation frame comes (a hidden tab)', () => {
+    vi.useFakeTimers()
+    try {
+      const { frames, buffer } = setup({ fallbackMs: 500 })
+      buffer.push(chunk(0, 'a\n'))
+      vi.advanceTimersByTime(499)
+      expect(buffer.lines.value).toBe(0)
+      vi.advanceTimersByTime(1)
+      expect(buffer.lines.value).toBe(1)
+      expect(frames.pending).toBe(0) // the frame request was withdrawn
+      buffer.push(chunk(1, 'b\n'))
+      frames.frame() // frames again: no timer flush on top
+      vi.advanceTimersByTime(1000)
+      expect(buffer.flushes.value).toBe(2)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

@@ -31,6 +31,11 @@ export interface LogBufferOptions extends LineStoreOptions {
   now?: () => number
   /** milliseconds of work per frame before the rest waits for the next frame */
   budgetMs?: number
+  /**
+   * Drain from a timer when no animation frame came within this many ms (a hidden tab gets no
+   * frames): the queue never grows past the store's cap unseen.
+   */
+  fallbackMs?: number
 }
 
 export function useLogBuffer(options: LogBufferOptions = {}) {
@@ -38,6 +43,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   const cancelRaf = options.cancelRaf ?? ((h: number) => cancelAnimationFrame(h))
   const now = options.now ?? (() => performance.now())
   const budgetMs = options.budgetMs ?? 8
+  const fallbackMs = options.fallbackMs ?? 500
 
   const store = markRaw(new LineStore(options))
   const tracker = new SeqTracker<LogChunk>()
@@ -50,9 +56,22 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   let queue: LogChunk[] = []
   let head = 0
   let frame: number | null = null
+  let fallback: ReturnType<typeof setTimeout> | null = null
 
   function schedule(): void {
-    if (frame === null && head < queue.length) frame = raf(flush)
+    if (frame !== null || head >= queue.length) return
+    frame = raf(flush)
+    fallback ??= setTimeout(() => {
+      fallback = null
+      if (frame === null) return
+      cancelRaf(frame)
+      flush()
+    }, fallbackMs)
+  }
+
+  function clearFallback(): void {
+    if (fallback !== null) clearTimeout(fallback)
+    fallback = null
   }
 
   /** Accept a chunk (duplicates and other attempts are ignored). True when it was queued. */
@@ -67,6 +86,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   /** Apply queued chunks (called by the animation frame; callable directly). */
   function flush(): FlushResult {
     frame = null
+    clearFallback()
     const result: FlushResult = { added: 0, extended: [] }
     if (head >= queue.length) return result
     const started = now()
@@ -97,6 +117,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   function reset(nextAttempt: number, after = -1): void {
     if (frame !== null) cancelRaf(frame)
     frame = null
+    clearFallback()
     queue = []
     head = 0
     store.clear()
@@ -116,6 +137,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   function dispose(): void {
     if (frame !== null) cancelRaf(frame)
     frame = null
+    clearFallback()
     listeners.clear()
   }
 
