@@ -42,13 +42,16 @@ class ProcessRecord:
         return f"{self.task}-{self.attempt}"
 
 
-def _write_atomic(path: Path, data: dict, *, mode: int = 0o644) -> None:
+def _write_atomic(path: Path, data: dict, *, mode: int = 0o644, durable: bool = False) -> None:
+    """Write-then-rename, so a reader never sees half a file. Process records need no fsync: they
+    guard against the agent dying, not the machine (whose death takes the processes too)."""
     tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}-{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     os.replace(tmp, path)
 
 
@@ -72,7 +75,7 @@ class StateDir:
             return None
 
     def save_identity(self, identity: Identity) -> None:
-        _write_atomic(self.root / "identity.json", asdict(identity), mode=0o600)
+        _write_atomic(self.root / "identity.json", asdict(identity), mode=0o600, durable=True)
 
     # process records ----------------------------------------------------------------------
 

@@ -79,7 +79,14 @@ def main(argv: list[str] | None = None) -> int:
                         "dashboard is built by `make demo`, not here")
     parser.add_argument("--database-url", default=None, help="default: SQLite in DATA_DIR")
     parser.add_argument("--redis-url", default=None, help="default: the in-memory channel layer")
+    parser.add_argument("--agents", default=",".join(":".join(a) for a in AGENTS),
+                        help="NAME:CORES:MIB,... (default: %(default)s)")
     args = parser.parse_args(argv)
+    try:
+        agents = [tuple(spec.split(":")) for spec in args.agents.split(",") if spec]
+        assert all(len(agent) == 3 for agent in agents)
+    except AssertionError:
+        parser.error("--agents: expected NAME:CORES:MIB,...")
 
     data_dir = Path(args.data_dir).resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
@@ -132,13 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         _wait_http(f"{base}/healthz", timeout=30, process=master)
         spawn("sweeper", [*manage, "sweepnodes"], env)
         agent_env = {k: v for k, v in env.items() if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL")}
-        for name, cpu, mem in AGENTS:
+        for name, cpu, mem in agents:
             spawn(f"agent-{name}", [*manage, "runworker", "--master", base, "--name", name, "--cpu", cpu,
                                     "--mem", mem, "--labels", f"size={name}",
                                     "--state-dir", str(data_dir / "agents" / name)], agent_env)
         token = requests.post(f"{base}/api/v1/auth/token", json={"username": username, "password": password},
                               timeout=5).json()["token"]
-        _wait_nodes(base, token, [name for name, _, _ in AGENTS], timeout=30)
+        _wait_nodes(base, token, [name for name, _, _ in agents], timeout=60)
         print(f"""
 mini-scheduler is running.
 
@@ -146,14 +153,14 @@ mini-scheduler is running.
   API        {base}/api/v1/   (docs: {base}/api/docs/)
   Admin      {base}/admin/
   Login      {username} / {password}
-  Nodes      {", ".join(f"{n} ({c} cores, {m} MiB)" for n, c, m in AGENTS)}
+  Nodes      {", ".join(f"{n} ({c} cores, {m} MiB)" for n, c, m in agents)}
   Logs       {data_dir / "logs"}/
   Try        curl -s -XPOST {base}/api/v1/tasks -H "Authorization: Token {token}" \\
                -H 'content-type: application/json' -d '{{"command": "echo hello; sleep 2", "cpu": 0.5, "mem": 64}}'
 
 Ctrl-C stops the cluster.""", flush=True)
         ready = {"url": base, "username": username, "password": password, "token": token,
-                 "agents": {name: children[f"agent-{name}"].pid for name, _, _ in AGENTS},
+                 "agents": {name: children[f"agent-{name}"].pid for name, _, _ in agents},
                  "master": master.pid, "sweeper": children["sweeper"].pid, "data_dir": str(data_dir)}
         print("READY " + json.dumps(ready), flush=True)
         while master.poll() is None:

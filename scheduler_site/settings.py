@@ -74,7 +74,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -117,6 +116,7 @@ def _database_from_url(url: str) -> dict:
             "timeout": 30,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
+        config["CONN_MAX_AGE"] = 60
         # A file, not memory, so a test's real master and agents share it; one per test run.
         config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"mini-scheduler-test-{os.getpid()}.sqlite3")}
     elif engine == "django.db.backends.postgresql":
@@ -162,11 +162,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"  # `collectstatic` target; WhiteNoise also serves from the finders
+STATIC_ROOT = VAR_DIR / "static"  # `collectstatic` target; the master serves from the finders (static_asgi)
 FRONTEND_DIST = BASE_DIR / "frontend" / "dist"
 STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
 
 LOGIN_URL = "/admin/login/"
 SESSION_COOKIE_HTTPONLY = True

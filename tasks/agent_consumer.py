@@ -3,7 +3,8 @@ reports and log chunks up. It validates frames, calls `agent_gateway` / the log 
 
 Frames are JSON objects with a `type`:
   up:   sync | heartbeat {cpu_usage, mem_usage, tasks} | report {reports} | logs {chunks}
-  down: desired {generation, assignments} | heartbeat {... desired, verdicts}
+  down: desired {generation, assignments} (on sync, and pushed whenever it changes)
+        | heartbeat {... desired, verdicts}
         | verdicts {verdicts, ... desired} | log_ack {acked, stale} | error {detail}
 """
 
@@ -12,12 +13,12 @@ from __future__ import annotations
 import json
 import logging
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from nodes.serializers import HeartbeatSerializer, ReportSerializer
 from scheduler_site import groups
+from scheduler_site.dbthreads import db_call
 from tasks import agent_gateway
 from tasks.logs.store import STREAMS, IncomingChunk, store_chunks
 
@@ -94,14 +95,14 @@ class AgentConsumer(AsyncWebsocketConsumer):
     # -- frames from the agent -------------------------------------------------------------
 
     async def on_sync(self, frame: dict) -> dict:
-        return {"type": "desired", **await database_sync_to_async(agent_gateway.desired_for_node)(self.node.pk)}
+        return {"type": "desired", **await db_call(agent_gateway.desired_for_node)(self.node.pk)}
 
     async def on_heartbeat(self, frame: dict) -> dict:
         form = HeartbeatSerializer(data={k: v for k, v in frame.items() if k != "type"})
         if not form.is_valid():
             raise BadFrame(json.dumps(form.errors))
         data = form.validated_data
-        answer = await database_sync_to_async(agent_gateway.handle_heartbeat)(
+        answer = await db_call(agent_gateway.handle_heartbeat)(
             self.node, cpu_usage=data["cpu_usage"], mem_usage=data["mem_usage"], reports=reports_from(data["tasks"])
         )
         return {"type": "heartbeat", "heartbeat_interval": settings.SCHEDULER_HEARTBEAT_INTERVAL, **answer}
@@ -110,18 +111,18 @@ class AgentConsumer(AsyncWebsocketConsumer):
         form = ReportSerializer(data=frame.get("reports"), many=True)
         if not form.is_valid():
             raise BadFrame(json.dumps(form.errors))
-        answer = await database_sync_to_async(agent_gateway.apply_reports)(self.node, reports_from(form.validated_data))
+        answer = await db_call(agent_gateway.apply_reports)(self.node, reports_from(form.validated_data))
         return {"type": "verdicts", **answer}
 
     async def on_logs(self, frame: dict) -> dict:
         chunks = parse_chunks(frame.get("chunks"))
-        acked, stale = await database_sync_to_async(store_chunks)(self.node.pk, chunks)
+        acked, stale = await db_call(store_chunks)(self.node.pk, chunks)
         return {"type": "log_ack", "acked": acked, "stale": stale}
 
     HANDLERS = {"sync": on_sync, "heartbeat": on_heartbeat, "report": on_report, "logs": on_logs}
 
     # -- messages from the channel layer ---------------------------------------------------
 
-    async def node_nudge(self, message: dict) -> None:
-        """Something about this node changed: send its desired state now."""
-        await self.send(text_data=json.dumps(await self.on_sync({})))
+    async def node_desired(self, message: dict) -> None:
+        """This node's desired state changed: pass it on as read after the change committed."""
+        await self.send(text_data=json.dumps({"type": "desired", **message["desired"]}))

@@ -39,30 +39,37 @@ class Report:
     message: str = ""
 
 
-def desired_for_node(node_id: int) -> dict:
-    """Everything the node should be running, read in one statement with its generation, so an
-    agent can order answers that arrive out of order."""
+def desired_for_nodes(node_ids: list[int]) -> dict[int, dict]:
+    """Everything each node should be running, read in one statement with the node's generation,
+    so an agent can order answers that arrive out of order."""
     rows = (
-        Node.objects.filter(pk=node_id)
+        Node.objects.filter(pk__in=node_ids)
         .annotate(active=FilteredRelation("tasks", condition=Q(tasks__status__in=ACTIVE_STATUSES)))
         .values_list(
-            "generation", "status", "draining", "active__id", "active__attempt", "active__status", "active__name",
-            "active__command", "active__env", "active__timeout", "active__cpu", "active__mem",
+            "id", "generation", "status", "draining", "active__id", "active__attempt", "active__status",
+            "active__name", "active__command", "active__env", "active__timeout", "active__cpu", "active__mem",
         )
-        .order_by("active__id")
+        .order_by("id", "active__id")
     )
-    answer: dict = {"generation": None, "node_status": None, "draining": None}
-    assignments = []
-    for generation, node_status, draining, task_id, attempt, status, name, command, env, timeout, cpu, mem in rows:
-        answer.update(generation=generation, node_status=node_status, draining=draining)
+    answers: dict[int, dict] = {}
+    for node_id, generation, node_status, draining, task_id, attempt, status, name, command, env, timeout, cpu, mem \
+            in rows:
+        answer = answers.setdefault(
+            node_id, {"generation": generation, "node_status": node_status, "draining": draining, "assignments": []}
+        )
         if task_id is None:
             continue
         entry = {"task": task_id, "attempt": attempt, "status": status}
         if status == TaskStatus.ASSIGNED:  # only what is yet to start needs its spec
             entry.update(name=name, command=command, env=env, timeout=timeout, cpu=cpu, mem=mem)
-        assignments.append(entry)
-    answer["assignments"] = assignments
-    return answer
+        answer["assignments"].append(entry)
+    return answers
+
+
+def desired_for_node(node_id: int) -> dict:
+    return desired_for_nodes([node_id]).get(
+        node_id, {"generation": None, "node_status": None, "draining": None, "assignments": []}
+    )
 
 
 def _when(at: float | None) -> datetime:

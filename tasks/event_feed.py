@@ -105,7 +105,7 @@ class EventFeed:
         if foreign:
             tasks = Task.objects.filter(pk__in={e[1] for e in foreign})
             nudge = {node for _, _, node, before, after in foreign if node and (after in ACTIVE or before in ACTIVE)}
-            messages += notify.task_messages([task_summary(t) for t in tasks], nudge)
+            messages += notify.task_messages([task_summary(t) for t in tasks]) + notify.desired_messages(nudge)
         node_events = list(NodeEvent.objects.filter(id__gt=self.last_node_event).values_list("id", "node_id"))
         node_ids = {node_id for _, node_id in node_events}
         if node_events:

@@ -22,18 +22,30 @@ def tasks_changed(
     nodes = sorted(set(nudge_nodes))
     if not summaries and not nodes:
         return
-    messages = task_messages(summaries, nodes)
+    messages = task_messages(summaries)
     event_ids = [event.pk for event in events]
 
     def publish() -> None:
         event_feed.mark_published(event_ids)
-        bus.publish_many(messages)
+        bus.publish_many(messages + desired_messages(nodes))
 
     transaction.on_commit(publish)
 
 
-def task_messages(summaries: list[dict], nudge_nodes: Iterable[int]) -> list[tuple[str, dict]]:
-    """Channel-layer messages for changed tasks (browsers) and nodes to nudge (agents)."""
+def desired_messages(node_ids: Iterable[int]) -> list[tuple[str, dict]]:
+    """Each node's full desired state, read now (after commit), for its agent: level-triggered,
+    so it costs the agent no round trip, and a lost one costs one heartbeat of latency."""
+    from tasks.agent_gateway import desired_for_nodes
+
+    node_ids = sorted(set(node_ids))
+    if not node_ids:
+        return []
+    return [(groups.node_group(node_id), {"type": "node.desired", "desired": answer})
+            for node_id, answer in desired_for_nodes(node_ids).items()]
+
+
+def task_messages(summaries: list[dict]) -> list[tuple[str, dict]]:
+    """Channel-layer messages for changed tasks: the cluster stream and each task's followers."""
     messages: list[tuple[str, dict]] = []
     if summaries:
         messages.append((groups.EVENTS, {"type": "cluster.tasks", "tasks": summaries}))
@@ -41,9 +53,4 @@ def task_messages(summaries: list[dict], nudge_nodes: Iterable[int]) -> list[tup
             (groups.task_group(summary["id"]), {"type": "task.status", "task": summary})
             for summary in summaries
         )
-    messages.extend((groups.node_group(node_id), {"type": "node.nudge"}) for node_id in nudge_nodes)
     return messages
-
-
-def nudge_nodes(node_ids: Iterable[int]) -> None:
-    tasks_changed((), nudge_nodes=node_ids)

@@ -45,7 +45,6 @@ class TaskListView(APIView):
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
         task = services.submit_task(**submission.validated_data, submitter=request.user)
-        task = selectors.get_task(task.pk, with_events=True)
         return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/v1/tasks/{task.pk}"})
 

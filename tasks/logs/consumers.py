@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from scheduler_site import groups
+from scheduler_site.dbthreads import db_call
 from scheduler_site.formats import parse_id
 from tasks.logs.store import chunk_message, newest_attempt, read_chunks
 from tasks.models import Task
@@ -38,12 +38,12 @@ def _query_int(scope: dict, name: str) -> int | None:
         return None
 
 
-@database_sync_to_async
+@db_call
 def _load_task(task_id: int) -> Task | None:
     return Task.objects.filter(pk=task_id).first()
 
 
-@database_sync_to_async
+@db_call
 def _page(task: Task, attempt: int, after: int) -> list[dict]:
     return [chunk_message(c) for c in read_chunks(task, attempt=attempt, after=after, limit=HISTORY_PAGE)]
 
@@ -64,7 +64,7 @@ class TaskLogConsumer(AsyncWebsocketConsumer):
         await self.accept()
         requested = _query_int(self.scope, "attempt")
         self.pinned = requested is not None
-        self.attempt = requested if self.pinned else await database_sync_to_async(newest_attempt)(self.task)
+        self.attempt = requested if self.pinned else await db_call(newest_attempt)(self.task)
         self.last_seq = _query_int(self.scope, "after")
         if self.last_seq is None:
             self.last_seq = -1

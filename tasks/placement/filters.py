@@ -27,9 +27,7 @@ def node_not_draining(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
 
 
 def labels_match(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
-    if not request.node_selector:
-        return np.ones(len(nodes), dtype=bool)
-    return nodes.selector_mask(request.node_selector)
+    return nodes.selector_mask(request.node_selector)  # cached per selector, the empty one included
 
 
 def cpu_fits(nodes: NodeTable, request: TaskRequest) -> np.ndarray:

@@ -41,16 +41,27 @@ def choose(
     scorer: Scorer = scorers.best_fit,
     pipeline: Sequence[filters.Filter] = FILTERS,
 ) -> Decision:
-    """Pick the feasible node with the lowest score; ties go to the first name (the table is sorted)."""
-    feasible = np.ones(len(nodes), dtype=bool)
+    """Pick the feasible node with the lowest score; ties go to the first name (the table is sorted).
+
+    Which filter ruled out how many nodes is counted only when no node is left: that is the only
+    time anyone reads it (the "why is my task pending" message), and placement is a hot loop.
+    """
+    masks = [step.check(nodes, request) for step in pipeline]
+    feasible = np.logical_and.reduce(masks) if masks else np.ones(len(nodes), dtype=bool)
+    candidates = np.flatnonzero(feasible)
+    if not len(candidates):
+        return Decision(index=None, rejected=_rejections(pipeline, masks, len(nodes)), total=len(nodes))
+    scores = scorer(nodes, request)[candidates]
+    return Decision(index=int(candidates[np.argmin(scores)]), total=len(nodes))
+
+
+def _rejections(pipeline: Sequence[filters.Filter], masks: list[np.ndarray], total: int) -> dict[str, int]:
+    """Nodes each filter ruled out, in pipeline order, counting a node under the first that dropped it."""
     rejected: dict[str, int] = {}
-    for step in pipeline:
-        passed = step.check(nodes, request)
-        ruled_out = int(np.count_nonzero(feasible & ~passed))
+    still_in = np.ones(total, dtype=bool)
+    for step, passed in zip(pipeline, masks, strict=True):
+        ruled_out = int(np.count_nonzero(still_in & ~passed))
         if ruled_out:
             rejected[step.reason] = ruled_out
-        feasible &= passed
-    if not feasible.any():
-        return Decision(index=None, rejected=rejected, total=len(nodes))
-    scores = np.where(feasible, scorer(nodes, request), np.inf)
-    return Decision(index=int(np.argmin(scores)), rejected=rejected, total=len(nodes))
+        still_in &= passed
+    return rejected

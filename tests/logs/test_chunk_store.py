@@ -43,7 +43,7 @@ def test_a_resent_chunk_is_acknowledged_and_changes_nothing(placed):
 
 
 def test_chunks_for_a_stale_attempt_or_from_another_node_are_refused(placed):
-    node, task = placed
+    _, task = placed
     other = builders.node("n2")
     assert store_chunks(other.pk, [chunk(task, 0)]) == ([], [(task.pk, 1)])
     requeue_task(task_id=task.pk, by="test")
