@@ -113,4 +113,26 @@ describe('useLogBuffer', () => {
       vi.useRealTimers()
     }
   })
+
+  it('takes frames as JSON text, reading only attempt and seq until the flush', () => {
+    const { frames, buffer } = setup()
+    const frame = (seq: number, data: string) => JSON.stringify({ type: 'log', attempt: 1, seq, stream: 'stderr', data, ts: 5 }).replace(/,"/g, ', "').replace(/":/g, '": ')
+    expect(frame(0, 'x')).toMatch(/^\{"type": "log", "attempt": 1, "seq": 0,/) // the master's json.dumps format
+    expect(buffer.pushFrame(frame(0, 'a\n'))).toBe(true)
+    expect(buffer.pushFrame(frame(0, 'a\n'))).toBe(false) // duplicate, known without parsing
+    expect(buffer.pushFrame(frame(2, 'c\n'))).toBe(false) // held behind the gap
+    expect(buffer.pushFrame(frame(1, 'b\n'))).toBe(true)
+    expect(buffer.lastSeq()).toBe(2)
+    frames.frame()
+    expect([0, 1, 2].map((i) => buffer.store.text(i))).toEqual(['a', 'b', 'c'])
+    expect(buffer.store.stream(0)).toBe(1)
+    expect(buffer.store.ts(2)).toBe(5)
+  })
+
+  it('parses at once a frame whose head is unexpected', () => {
+    const { frames, buffer } = setup()
+    expect(buffer.pushFrame(JSON.stringify({ seq: 0, type: 'log', attempt: 1, stream: 'stdout', data: 'odd order\n', ts: 1 }))).toBe(true)
+    frames.frame()
+    expect(buffer.store.text(0)).toBe('odd order')
+  })
 })

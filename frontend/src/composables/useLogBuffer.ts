@@ -19,6 +19,18 @@ export interface LogChunk {
   ts: number
 }
 
+/** A log frame kept as its JSON text until the flush: only attempt and seq are read on arrival. */
+interface RawChunk {
+  attempt: number
+  seq: number
+  raw: string
+}
+
+type Queued = LogChunk | RawChunk
+
+// The head of the master's log frame, `{"type": "log", "attempt": A, "seq": S, ...}`.
+const FRAME_HEAD = /^\{"type": ?"log", ?"attempt": ?(\d+), ?"seq": ?(\d+),/
+
 export interface FlushResult {
   added: number
   /** open lines that were continued during this flush */
@@ -46,14 +58,14 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   const fallbackMs = options.fallbackMs ?? 500
 
   const store = markRaw(new LineStore(options))
-  const tracker = new SeqTracker<LogChunk>()
+  const tracker = new SeqTracker<Queued>()
   const version = shallowRef(0)
   const lines = ref(0)
   const dropped = ref(0)
   const attempt = ref(0)
   const flushes = ref(0)
   const listeners = new Set<(result: FlushResult) => void>()
-  let queue: LogChunk[] = []
+  let queue: Queued[] = []
   let head = 0
   let frame: number | null = null
   let fallback: ReturnType<typeof setTimeout> | null = null
@@ -83,6 +95,24 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     return true
   }
 
+  /**
+   * Accept a log frame as the socket delivered it (JSON text). Parsing waits for the flush, so a
+   * burst of frames (a long history) costs the socket handler next to nothing and the first lines
+   * paint sooner. A frame whose head does not look as expected is parsed at once.
+   */
+  function pushFrame(text: string): boolean {
+    const m = FRAME_HEAD.exec(text)
+    if (!m) {
+      const frame = JSON.parse(text) as LogChunk & { type?: string }
+      return frame.type === 'log' ? push(frame) : false
+    }
+    const ready = tracker.accept({ attempt: Number(m[1]), seq: Number(m[2]), raw: text })
+    if (ready.length === 0) return false
+    for (const c of ready) queue.push(c)
+    schedule()
+    return true
+  }
+
   /** Apply queued chunks (called by the animation frame; callable directly). */
   function flush(): FlushResult {
     frame = null
@@ -91,7 +121,8 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     if (head >= queue.length) return result
     const started = now()
     while (head < queue.length) {
-      const c = queue[head++]
+      const q = queue[head++]
+      const c = 'raw' in q ? (JSON.parse(q.raw) as LogChunk) : q
       const r = store.append(c.stream === 'stderr' ? STDERR : STDOUT, c.data, c.ts)
       result.added += r.added
       if (r.extended >= 0 && !result.extended.includes(r.extended)) result.extended.push(r.extended)
@@ -149,6 +180,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     attempt,
     flushes,
     push,
+    pushFrame,
     flush,
     reset,
     onFlush,

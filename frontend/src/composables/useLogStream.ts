@@ -115,8 +115,14 @@ export function useLogStream(options: LogStreamOptions) {
         state.value = 'live'
         failures.value = 0
       }
+      const text = String(ev.data)
       try {
-        onFrame(JSON.parse(String(ev.data)) as LogFrame)
+        // log frames of the attempt shown go to the buffer as text (parsed at the flush)
+        if (buffer.attempt.value > 0 && (text.startsWith('{"type": "log"') || text.startsWith('{"type":"log"'))) {
+          started.value = true
+          buffer.pushFrame(text)
+          if (buffer.hasGap()) watchGap()
+        } else onFrame(JSON.parse(text) as LogFrame)
       } catch {
         /* ignore frames we cannot read */
       }
