@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import requests
 
+from agent.masters import Masters
+
 USER_AGENT = "mini-scheduler-agent/1"
 
 
@@ -19,22 +21,34 @@ class Rejected(Exception):
 
 
 class MasterClient:
-    def __init__(self, master: str, *, timeout: float = 10.0) -> None:
-        self.master = master.rstrip("/")
+    def __init__(self, masters: Masters, *, timeout: float = 10.0) -> None:
+        self.masters = masters
         self.timeout = timeout
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
     def _post(self, path: str, token: str, body: dict) -> dict:
-        try:
-            response = self.session.post(
-                f"{self.master}{path}", json=body, timeout=self.timeout,
-                headers={"Authorization": f"Token {token}"},
-            )
-        except requests.RequestException as error:
-            raise Unreachable(str(error)) from error
-        if response.status_code >= 500:
-            raise Unreachable(f"{response.status_code} from the master")
+        """POST to the master in use; if it cannot be reached, to the next one, once round."""
+        errors = []
+        for master in self.masters.in_order():
+            try:
+                response = self.session.post(
+                    f"{master}{path}", json=body, timeout=self.timeout, headers={"Authorization": f"Token {token}"},
+                )
+            except requests.RequestException as error:
+                errors.append(f"{master}: {error}")
+                self.masters.failed(master)
+                continue
+            if response.status_code >= 500:
+                errors.append(f"{master}: {response.status_code}")
+                self.masters.failed(master)
+                continue
+            self.masters.use(master)
+            return self._answer(response)
+        raise Unreachable("; ".join(errors))
+
+    @staticmethod
+    def _answer(response: requests.Response) -> dict:
         try:
             data = response.json() if response.content else {}
         except ValueError:

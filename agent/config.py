@@ -1,4 +1,4 @@
-"""What the agent is: master URL, join token, node name, capacity, labels, state dir.
+"""What the agent is: master URL(s), join token, node name, capacity, labels, state dir.
 
 Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
 SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
@@ -25,7 +25,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class AgentConfig:
-    master: str  # http(s)://host:port of the master
+    masters: tuple[str, ...]  # http(s)://host:port of each master the agent may use, in order
     join_token: str
     name: str
     cpu_millicores: int
@@ -35,9 +35,6 @@ class AgentConfig:
     carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
     spool_max_bytes: int = 1024 * 1024 * 1024
 
-    @property
-    def ws_url(self) -> str:
-        return re.sub(r"^http", "ws", self.master.rstrip("/")) + "/ws/agent/"
 
 
 def parse_labels(raw: str | None) -> dict[str, str]:
@@ -97,14 +94,16 @@ def build_config(
     mem = mem or env.get("SCHEDULER_NODE_MEM")
     labels = labels if labels is not None else env.get("SCHEDULER_NODE_LABELS")
     state_dir = state_dir or env.get("SCHEDULER_STATE_DIR")
-    if not master or not re.match(r"^https?://[^/\s]+", master):
-        raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port")
+    masters = tuple(url.strip().rstrip("/") for url in (master or "").split(",") if url.strip())
+    if not masters or not all(re.match(r"^https?://[^/\s]+$", url) for url in masters):
+        raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port "
+                          "(several, comma-separated, for several masters)")
     if not join_token:
         raise ConfigError("--join-token (or SCHEDULER_JOIN_TOKEN) is required")
     if not NAME.match(name):
         raise ConfigError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
     return AgentConfig(
-        master=master.rstrip("/"),
+        masters=masters,
         join_token=join_token,
         name=name,
         cpu_millicores=parse_cores(cpu) if cpu else (psutil.cpu_count() or 1) * 1000,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import websocket
 
 from agent.backoff import Backoff
+from agent.masters import Masters
 
 log = logging.getLogger("agent.link")
 
@@ -21,14 +22,14 @@ log = logging.getLogger("agent.link")
 class Link:
     def __init__(
         self,
-        url: str,
+        masters: Masters,
         *,
         token: Callable[[], str | None],
         on_frame: Callable[[dict], None],
         on_connect: Callable[[], None],
         idle_timeout: float = 15.0,
     ) -> None:
-        self.url = url
+        self.masters = masters
         self.token = token
         self.on_frame, self.on_connect = on_frame, on_connect
         self.idle_timeout = idle_timeout
@@ -75,12 +76,14 @@ class Link:
             if token is None:
                 self._stop.wait(0.2)
                 continue
+            url = self.masters.ws_url()
             try:
                 ws = websocket.create_connection(
-                    self.url, header=[f"Authorization: Token {token}"], suppress_origin=True, timeout=10,
+                    url, header=[f"Authorization: Token {token}"], suppress_origin=True, timeout=10,
                     enable_multithread=True,
                 )
             except (websocket.WebSocketException, OSError) as error:
+                self.masters.failed(self.masters.current())
                 delay = self._backoff.next_delay()
                 log.info("websocket connect failed", extra={"error": str(error), "retry_in": round(delay, 2)})
                 self._stop.wait(delay)
@@ -89,7 +92,7 @@ class Link:
             self._ws = ws
             self.connected.set()
             self._backoff.reset()
-            log.info("websocket connected")
+            log.info("websocket connected", extra={"url": url})
             try:
                 self.on_connect()
                 self._receive(ws)

@@ -27,6 +27,7 @@ from agent.executor import Executor, RunningTask, TaskSpec, process_matches
 from agent.guardian import Guardian
 from agent.limits import memory_limiter
 from agent.link import Link
+from agent.masters import Masters
 from agent.reconcile import GenerationGate, Key, key_of, reconcile
 from agent.spool import AttemptSpool, SpoolBudget, disk_usage, spooled_attempts
 from agent.state import Identity, ProcessRecord, StateDir
@@ -59,7 +60,8 @@ class Agent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.state = StateDir(config.state_dir)
-        self.client = MasterClient(config.master)
+        self.masters = Masters(list(config.masters))
+        self.client = MasterClient(self.masters)
         self.identity: Identity | None = None
         self.heartbeat_interval = 3.0
         self.lock = threading.RLock()
@@ -71,6 +73,9 @@ class Agent:
         self.records: dict[Key, ProcessRecord] = {}
         self.ended: OrderedDict[Key, Ended] = OrderedDict()
         self.starting: set[Key] = set()  # claimed by one thread's plan, not yet in the executor
+        self.unconfirmed_starts: dict[Key, float] = {}  # started here, not yet acknowledged: sent_at
+        self.last_ack = 0.0  # monotonic time of the last WebSocket heartbeat answer
+        self.ws_beats_unanswered = False
         self.gate = GenerationGate()
         self.guardian = Guardian()
         self.limiter = memory_limiter()
@@ -80,7 +85,7 @@ class Agent:
             on_spawn=self.guardian.watch, on_reaped=self.guardian.forget,
         )
         self.usage = UsageMeter(carved=config.carved, cpu_millicores=config.cpu_millicores, mem_mib=config.mem_mib)
-        self.link = Link(config.ws_url, token=lambda: self.identity.token if self.identity else None,
+        self.link = Link(self.masters, token=lambda: self.identity.token if self.identity else None,
                          on_frame=self._on_frame, on_connect=self._on_connect)
         self._shipper = threading.Thread(target=self._ship_loop, name="shipper", daemon=True)
 
@@ -89,7 +94,7 @@ class Agent:
     def run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
-        log.info("agent starting", extra={"node": self.config.name, "master": self.config.master,
+        log.info("agent starting", extra={"node": self.config.name, "masters": self.config.masters,
                                           "memory_limits": self.limiter.kind, "state_dir": str(self.state.root)})
         self._recover_previous_life()
         try:
@@ -141,8 +146,8 @@ class Agent:
         backoff = Backoff(base=0.5, cap=10.0)
         saved = self.state.load_identity()
         while not self.stopping.is_set():
-            token = saved.token if saved and saved.name == self.config.name and saved.master == self.config.master \
-                else None
+            known = saved and saved.name == self.config.name and saved.master in self.config.masters
+            token = saved.token if known else None
             try:
                 answer = self.client.register(
                     join_token=self.config.join_token, name=self.config.name,
@@ -164,7 +169,7 @@ class Agent:
                     self.stopping.wait(delay)
                     continue
                 raise FatalError(f"the master refused registration: {error}") from None
-            identity = Identity(master=self.config.master, name=self.config.name, node_id=answer["id"],
+            identity = Identity(master=self.masters.current(), name=self.config.name, node_id=answer["id"],
                                 token=answer["token"])
             self.state.save_identity(identity)
             with self.lock:
@@ -211,11 +216,18 @@ class Agent:
     # -- heartbeats -------------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
+        """Over the WebSocket when it is up and answering (light: usage in, generation out); over
+        HTTP otherwise (full: every running task and pending end in, desired state out)."""
         identity = self.identity
         if identity is None:
             return
         cpu, mem = self.usage.sample(task_cpu_seconds=self.executor.take_cpu_used(),
                                      task_rss_bytes=self.executor.rss_bytes)
+        answered = time.monotonic() - self.last_ack < 2.5 * self.heartbeat_interval
+        usable = self.link.connected.is_set() and (answered or not self.ws_beats_unanswered)
+        if usable and self.link.send({"type": "heartbeat", "cpu_usage": cpu, "mem_usage": mem}):
+            self.ws_beats_unanswered = True
+            return
         body = {"cpu_usage": cpu, "mem_usage": mem, "tasks": self._reports(for_heartbeat=True)}
         try:
             answer = self.client.heartbeat(node_id=identity.node_id, token=identity.token, body=body)
@@ -241,9 +253,14 @@ class Agent:
         now = time.monotonic()
         out = []
         with self.lock:
-            if for_heartbeat:
-                out += [{"task": t, "attempt": a, "state": "running", "pid": r.pid, "at": r.started_at}
-                        for (t, a), r in list(self.executor.tasks.items()) if r.exited_at is None]
+            for key, running in list(self.executor.tasks.items()):
+                sent = self.unconfirmed_starts.get(key)
+                due = sent is not None and now - sent > REPORT_RESEND_AFTER
+                if running.exited_at is None and (for_heartbeat or due):
+                    out.append({"task": key[0], "attempt": key[1], "state": "running", "pid": running.pid,
+                                "at": running.started_at})
+                    if due:
+                        self.unconfirmed_starts[key] = now
             for key, ended in self.ended.items():
                 if ended.report is None:
                     continue
@@ -270,6 +287,11 @@ class Agent:
         kind = frame.get("type")
         if kind in ("desired", "heartbeat", "verdicts"):
             self._apply(frame)
+        elif kind == "heartbeat_ack":
+            self.last_ack, self.ws_beats_unanswered = time.monotonic(), False
+            generation = frame.get("generation")
+            if generation is not None and generation > self.gate.seen:
+                self.link.send({"type": "sync"})  # our desired state is behind: fetch it
         elif kind == "log_ack":
             self._on_log_ack(frame)
         elif kind == "error":
@@ -310,10 +332,10 @@ class Agent:
 
     def _on_verdict(self, verdict: dict) -> None:
         key = key_of(verdict)
+        with self.lock:
+            self.unconfirmed_starts.pop(key, None)
         if verdict.get("result") == "stale":
-            log.warning("the master says this attempt is not ours; killing it",
-                        extra={"task": key[0], "attempt": key[1], "detail": verdict.get("detail")})
-            self._drop_stale(key)
+            self._drop_stale(key, detail=verdict.get("detail", ""))
             return
         if verdict.get("state") in ("exited", "lost"):
             with self.lock:
@@ -325,7 +347,9 @@ class Agent:
             if done:
                 self._forget_attempt(key)
 
-    def _drop_stale(self, key: Key) -> None:
+    def _drop_stale(self, key: Key, *, detail: str = "") -> None:
+        log.warning("the master says this attempt is not ours; killing it and dropping its output",
+                    extra={"task": key[0], "attempt": key[1], "detail": detail})
         self.executor.kill(*key, reason="killed")
         with self.lock:
             self.ended.setdefault(key, Ended(report=None, since=time.monotonic())).report = None
@@ -383,6 +407,8 @@ class Agent:
             record.pid, record.create_time = running.pid, create_time
             self.state.save_process(record)
         log.info("task started", extra={"task": spec.task, "attempt": spec.attempt, "pid": running.pid})
+        with self.lock:
+            self.unconfirmed_starts[key] = time.monotonic()
         self.link.send({"type": "report", "reports": [
             {"task": spec.task, "attempt": spec.attempt, "state": "running", "pid": running.pid,
              "at": running.started_at},
@@ -392,6 +418,7 @@ class Agent:
         """Executor thread: record the end; the shipper reports it once the output is delivered."""
         key = running.key
         with self.lock:
+            self.unconfirmed_starts.pop(key, None)
             record = self.records.get(key)
             if record is not None:
                 record.exit_code, record.reason = running.exit_code, running.exit_reason

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cluster, percentile  # noqa: E402
+from bench.harness import cluster, percentile
 
 
 def one_run(c) -> float:

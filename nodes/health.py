@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -88,7 +88,7 @@ def record_heartbeat(node: Node, *, cpu_usage: float | None, mem_usage: float | 
     node.last_heartbeat, node.cpu_usage, node.mem_usage = now, cpu_usage, mem_usage
     if Node.objects.filter(pk=node.pk, status=NodeStatus.ONLINE).update(**fields):
         node.status = NodeStatus.ONLINE
-        usage_changed(node)
+        usage_changed([node.pk])
         return
     with transaction.atomic():
         locked = Node.objects.select_for_update().get(pk=node.pk)
@@ -96,3 +96,36 @@ def record_heartbeat(node: Node, *, cpu_usage: float | None, mem_usage: float | 
         locked.last_heartbeat, locked.cpu_usage, locked.mem_usage = now, cpu_usage, mem_usage
         set_status(locked, NodeStatus.ONLINE, reason="HeartbeatResumed", message="Heartbeats arrive again.")
         node.status = locked.status
+
+
+def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> dict[int, tuple[int, str, bool]]:
+    """Many heartbeats in one statement: (node id, cpu %, mem %) in; for each node, its
+    (generation, status, draining) out, so every agent learns at once whether its desired state
+    changed. Nodes that were not ONLINE come back through `record_heartbeat` (rare)."""
+    if not beats:
+        return {}
+    now = timezone.now()
+    postgres = connection.vendor == "postgresql"
+    row = "(%s::bigint, %s::double precision, %s::double precision)" if postgres else "(%s, %s, %s)"
+    table = Node._meta.db_table
+    sql = (
+        f"WITH beat(id, cpu, mem) AS (VALUES {', '.join([row] * len(beats))}) "
+        f"UPDATE {table} SET last_heartbeat = %s, cpu_usage = beat.cpu, mem_usage = beat.mem "
+        f"FROM beat WHERE {table}.id = beat.id AND {table}.status = %s "
+        f"RETURNING {table}.id, {table}.generation, {table}.draining"
+    )
+    params = [value for beat in beats for value in beat] + [now, NodeStatus.ONLINE]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        answers = {node_id: (generation, NodeStatus.ONLINE, bool(draining))
+                   for node_id, generation, draining in cursor.fetchall()}
+    for node_id, cpu, mem in beats:
+        if node_id in answers:
+            continue
+        node = Node.objects.filter(pk=node_id).first()
+        if node is not None:
+            record_heartbeat(node, cpu_usage=cpu, mem_usage=mem)
+            node.refresh_from_db(fields=["generation", "status", "draining"])
+            answers[node_id] = (node.generation, node.status, node.draining)
+    usage_changed(answers)
+    return answers

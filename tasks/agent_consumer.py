@@ -2,9 +2,9 @@
 reports and log chunks up. It validates frames, calls `agent_gateway` / the log store, and answers.
 
 Frames are JSON objects with a `type`:
-  up:   sync | heartbeat {cpu_usage, mem_usage, tasks} | report {reports} | logs {chunks}
+  up:   sync | heartbeat {cpu_usage, mem_usage[, tasks]} | report {reports} | logs {chunks}
   down: desired {generation, assignments} (on sync, and pushed whenever it changes)
-        | heartbeat {... desired, verdicts}
+        | heartbeat_ack {generation, node_status, draining} | heartbeat {... desired, verdicts}
         | verdicts {verdicts, ... desired} | log_ack {acked, stale} | error {detail}
 """
 
@@ -16,6 +16,7 @@ import logging
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from nodes.heartbeat_batcher import batcher
 from nodes.serializers import HeartbeatSerializer, ReportSerializer
 from scheduler_site import groups
 from scheduler_site.dbthreads import db_call
@@ -52,6 +53,14 @@ def parse_chunks(raw: object) -> list[IncomingChunk]:
             raise BadFrame("ts must be a number")
         chunks.append(IncomingChunk(task=task, attempt=attempt, seq=seq, stream=stream, data=data, ts=float(ts)))
     return chunks
+
+
+def _percent(value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise BadFrame("cpu_usage and mem_usage must be percentages (0-100) or null")
+    return float(value)
 
 
 def reports_from(validated: list[dict]) -> list[agent_gateway.Report]:
@@ -98,6 +107,13 @@ class AgentConsumer(AsyncWebsocketConsumer):
         return {"type": "desired", **await db_call(agent_gateway.desired_for_node)(self.node.pk)}
 
     async def on_heartbeat(self, frame: dict) -> dict:
+        """Without `tasks`: the light, batched heartbeat; answered with the node's generation, and the
+        agent asks for its desired state (`sync`) when that is newer than what it has. With
+        `tasks`: the full heartbeat, as over HTTP."""
+        if "tasks" not in frame:
+            cpu, mem = _percent(frame.get("cpu_usage")), _percent(frame.get("mem_usage"))
+            generation, status, draining = await batcher.beat(self.node.pk, cpu, mem)
+            return {"type": "heartbeat_ack", "generation": generation, "node_status": status, "draining": draining}
         form = HeartbeatSerializer(data={k: v for k, v in frame.items() if k != "type"})
         if not form.is_valid():
             raise BadFrame(json.dumps(form.errors))

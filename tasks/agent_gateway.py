@@ -125,12 +125,14 @@ def apply_reports(node: Node, reports: list[Report]) -> dict:
     'running' reports cost nothing when the master already has the task RUNNING."""
     answer = desired_for_node(node.pk)
     known = {(a["task"], a["attempt"]): a["status"] for a in answer["assignments"]}
-    verdicts = [
-        apply_report(node.pk, report)
-        for report in reports
-        if not (report.state == "running" and known.get((report.task, report.attempt)) == TaskStatus.RUNNING)
-    ]
-    if verdicts:
+    verdicts, changed = [], False
+    for report in reports:
+        if report.state == "running" and known.get((report.task, report.attempt)) == TaskStatus.RUNNING:
+            verdicts.append({"task": report.task, "attempt": report.attempt, "state": "running", "result": "ok"})
+            continue
+        verdicts.append(apply_report(node.pk, report))
+        changed = True
+    if changed:
         answer = desired_for_node(node.pk)
     answer["verdicts"] = verdicts
     return answer

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 
 from tasks.placement.reservation import place_pending_tasks
 
@@ -36,18 +36,21 @@ class PlacementLoop:
         self._wake.set()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(timeout=self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                place_pending_tasks()
-            except Exception:
-                log.exception("placement pass failed; retrying on the next request")
-                close_old_connections()
-                self._stop.wait(0.2)
-                self._wake.set()
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(timeout=self.interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                try:
+                    place_pending_tasks()
+                except Exception:
+                    log.exception("placement pass failed; retrying on the next request")
+                    close_old_connections()
+                    self._stop.wait(0.2)
+                    self._wake.set()
+        finally:
+            connections.close_all()  # this thread's own: a stopped loop leaves no session behind
 
 
 _loop: PlacementLoop | None = None

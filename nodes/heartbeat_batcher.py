@@ -1,0 +1,49 @@
+"""Heartbeats over the agent WebSocket, written in batches: each master process gathers the
+heartbeats that arrive within FLUSH_INTERVAL and records them with one UPDATE, answering each
+with its node's generation. A 10,000-node cluster beating every 3 s is ~3,300 heartbeats a
+second; one statement per 20 ms instead of one transaction per heartbeat is what lets a single
+master hold that. (HTTP heartbeats, the fallback when the socket is down, take the full path.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from nodes.health import record_heartbeats
+from scheduler_site.dbthreads import db_call
+
+FLUSH_INTERVAL = 0.02
+MAX_BATCH = 2000
+
+
+class HeartbeatBatcher:
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, float | None, float | None, asyncio.Future]] = []
+        self._flusher: asyncio.Task | None = None
+
+    async def beat(self, node_id: int, cpu: float | None, mem: float | None) -> tuple[int, str, bool]:
+        """Record a heartbeat; returns the node's (generation, status, draining) once written."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((node_id, cpu, mem, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+        return await future
+
+    async def _flush_loop(self) -> None:
+        while self._pending:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            latest = {node_id: (node_id, cpu, mem) for node_id, cpu, mem, _ in batch}
+            try:
+                answers = await db_call(record_heartbeats)(list(latest.values()))
+            except Exception as error:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for node_id, _, _, future in batch:
+                if not future.done():
+                    future.set_result(answers.get(node_id, (None, "OFFLINE", False)))
+
+
+batcher = HeartbeatBatcher()
