@@ -4,7 +4,7 @@ that writes `Node.status`. Requeueing an OFFLINE node's tasks is `tasks.recovery
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from nodes.models import Node, NodeEvent, NodeStatus
 from nodes.notify import nodes_changed, usage_changed
+from scheduler_site import metrics
 from tasks.placement.trigger import request_placement
 
 
@@ -84,6 +85,8 @@ def record_heartbeat(node: Node, *, cpu_usage: float | None, mem_usage: float | 
     """A sign of life: stamp it, keep the usage figures, and bring a silent node back ONLINE.
     One conditional UPDATE when the node is ONLINE, which is almost always."""
     now = timezone.now()
+    metrics.HEARTBEATS.labels("http").inc()
+    metrics.HEARTBEAT_GAP.observe((now - node.last_heartbeat).total_seconds())
     fields = {"last_heartbeat": now, "cpu_usage": cpu_usage, "mem_usage": mem_usage}
     node.last_heartbeat, node.cpu_usage, node.mem_usage = now, cpu_usage, mem_usage
     if Node.objects.filter(pk=node.pk, status=NodeStatus.ONLINE).update(**fields):
@@ -108,17 +111,25 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
     postgres = connection.vendor == "postgresql"
     row = "(%s::bigint, %s::double precision, %s::double precision)" if postgres else "(%s, %s, %s)"
     table = Node._meta.db_table
-    sql = (
+    sql = (  # `before` is a second scan of the node table: its last_heartbeat is the value before the update
         f"WITH beat(id, cpu, mem) AS (VALUES {', '.join([row] * len(beats))}) "
         f"UPDATE {table} SET last_heartbeat = %s, cpu_usage = beat.cpu, mem_usage = beat.mem "
-        f"FROM beat WHERE {table}.id = beat.id AND {table}.status = %s "
-        f"RETURNING {table}.id, {table}.generation, {table}.draining"
+        f"FROM beat JOIN {table} AS before ON before.id = beat.id "
+        f"WHERE {table}.id = beat.id AND {table}.status = %s "
+        f"RETURNING {table}.id, {table}.generation, {table}.draining, before.last_heartbeat"
     )
     params = [value for beat in beats for value in beat] + [now, NodeStatus.ONLINE]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        answers = {node_id: (generation, NodeStatus.ONLINE, bool(draining))
-                   for node_id, generation, draining in cursor.fetchall()}
+        rows = cursor.fetchall()
+    answers = {node_id: (generation, NodeStatus.ONLINE, bool(draining)) for node_id, generation, draining, _ in rows}
+    metrics.HEARTBEATS.labels("websocket").inc(len(beats))
+    for *_, before in rows:
+        if isinstance(before, str):  # SQLite hands back text
+            before = datetime.fromisoformat(before)
+        if before is not None:
+            metrics.HEARTBEAT_GAP.observe((now - (before if before.tzinfo else before.replace(tzinfo=UTC)))
+                                          .total_seconds())
     for node_id, cpu, mem in beats:
         if node_id in answers:
             continue

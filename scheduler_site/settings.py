@@ -52,6 +52,8 @@ SCHEDULER_KILL_GRACE = env_seconds("SCHEDULER_KILL_GRACE", 5.0)
 SCHEDULER_LOG_MAX_BYTES_PER_TASK = env_int(
     "SCHEDULER_LOG_MAX_BYTES_PER_TASK", 256 * 1024 * 1024, minimum=1024
 )
+# When set, /metrics requires `Authorization: Bearer <token>`.
+SCHEDULER_METRICS_TOKEN = env_str("SCHEDULER_METRICS_TOKEN", "")
 # Logs of tasks finished longer ago than this are removed by `manage.py prunelogs`.
 SCHEDULER_LOG_RETENTION_DAYS = env_int("SCHEDULER_LOG_RETENTION_DAYS", 7, minimum=0)
 

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from nodes import views as node_views
 from scheduler_site import auth_views, health, spa
 from scheduler_site.api_root import ApiRootView
+from scheduler_site.metrics import metrics_view
 from scheduler_site.permissions import IsUser
 from tasks import views as task_views
 from tasks.logs import views as log_views
@@ -43,6 +44,7 @@ urlpatterns = [
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsUser]),
             name="docs"),
     re_path(r"^healthz/?$", health.healthz, name="healthz"),
+    re_path(r"^metrics/?$", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     re_path(r"^api/", spa.api_not_found),
     re_path(r"^(?!static/|admin/|ws/|metrics).*$", spa.index, name="dashboard"),

@@ -18,7 +18,7 @@ from django.conf import settings
 
 from nodes.heartbeat_batcher import batcher
 from nodes.serializers import HeartbeatSerializer, ReportSerializer
-from scheduler_site import groups
+from scheduler_site import groups, metrics
 from scheduler_site.dbthreads import db_call
 from tasks import agent_gateway
 from tasks.logs.store import STREAMS, IncomingChunk, store_chunks
@@ -80,10 +80,12 @@ class AgentConsumer(AsyncWebsocketConsumer):
         self.group = groups.node_group(self.node.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        metrics.WEBSOCKETS.labels("agent").inc()
         log.info("agent connected", extra={"node": self.node.name})
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
+            metrics.WEBSOCKETS.labels("agent").dec()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

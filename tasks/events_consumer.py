@@ -11,7 +11,7 @@ import json
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from scheduler_site import groups
+from scheduler_site import groups, metrics
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
@@ -22,9 +22,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return
         await self.channel_layer.group_add(groups.EVENTS, self.channel_name)
         await self.accept()
+        self.counted = True
+        metrics.WEBSOCKETS.labels("events").inc()
         await self.send(text_data=json.dumps({"type": "hello"}))
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "counted", False):
+            metrics.WEBSOCKETS.labels("events").dec()
         await self.channel_layer.group_discard(groups.EVENTS, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:

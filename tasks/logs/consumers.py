@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from scheduler_site import groups
+from scheduler_site import groups, metrics
 from scheduler_site.dbthreads import db_call
 from scheduler_site.formats import parse_id
 from tasks.logs.store import chunk_message, newest_attempt, read_chunks
@@ -62,6 +62,7 @@ class TaskLogConsumer(AsyncWebsocketConsumer):
         self.group = groups.task_group(self.task.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        metrics.WEBSOCKETS.labels("logs").inc()
         requested = _query_int(self.scope, "attempt")
         self.pinned = requested is not None
         self.attempt = requested if self.pinned else await db_call(newest_attempt)(self.task)
@@ -73,6 +74,7 @@ class TaskLogConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
+            metrics.WEBSOCKETS.labels("logs").dec()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _send_status(self, summary: dict) -> None:
@@ -83,6 +85,7 @@ class TaskLogConsumer(AsyncWebsocketConsumer):
     async def _send_chunks(self, chunks: list[dict]) -> None:
         for chunk in chunks:
             await self.send(text_data=json.dumps({"type": "log", **chunk}))
+            metrics.LOG_BYTES_OUT.inc(len(chunk["data"]))
             self.last_seq = chunk["seq"]
 
     async def _catch_up(self) -> None:

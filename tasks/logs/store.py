@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
-from scheduler_site import bus, groups
+from scheduler_site import bus, groups, metrics
 from tasks import fencing
 from tasks.models import LogChunk, LogStream, Task
 
@@ -93,6 +93,7 @@ def store_chunks(node_id: int, chunks: Iterable[IncomingChunk]) -> tuple[Acked, 
                 fresh.append(LogChunk(task_id=task_id, attempt=attempt, seq=chunk.seq,
                                       stream=STREAMS[chunk.stream], data=data, ts=chunk.ts))
             if fresh:
+                metrics.LOG_BYTES_IN.inc(stored_bytes)
                 LogChunk.objects.bulk_create(fresh, ignore_conflicts=True)
                 Task.objects.filter(pk=task_id).update(
                     log_bytes=F("log_bytes") + stored_bytes, log_bytes_dropped=F("log_bytes_dropped") + dropped_bytes

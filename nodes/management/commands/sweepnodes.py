@@ -12,6 +12,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from prometheus_client import start_http_server
 
 from tasks.controller import sweep_once
 
@@ -23,6 +24,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
+        parser.add_argument("--metrics-port", type=int, default=None,
+                            help="serve this process's Prometheus metrics on this port")
         parser.add_argument("--interval", type=float, default=None,
                             help=f"seconds between passes (default SCHEDULER_SWEEP_INTERVAL, "
                                  f"{settings.SCHEDULER_SWEEP_INTERVAL:g})")
@@ -31,6 +34,8 @@ class Command(BaseCommand):
         interval = options["interval"] or settings.SCHEDULER_SWEEP_INTERVAL
         if interval <= 0:
             raise ValueError("--interval must be positive")
+        if options["metrics_port"]:
+            start_http_server(options["metrics_port"])
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

@@ -1,0 +1,78 @@
+"""Prometheus metrics at `/metrics`.
+
+Counters and histograms are per process (scrape every master; `sweepnodes --metrics-port` serves
+the sweeper's); gauges of tasks and nodes by status are read from the database at scrape time, so
+any one master reports the whole cluster. Set SCHEDULER_METRICS_TOKEN to require
+`Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: ...}`).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from scheduler_site.tokens import constant_time_equals
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+PLACEMENTS = Counter("scheduler_placements", "Tasks placed on a node (ASSIGNED).")
+PLACEMENT_PASS = Histogram("scheduler_placement_pass_seconds", "Duration of a placement pass.",
+                           buckets=LATENCY_BUCKETS)
+PLACEMENT_DECISION = Histogram("scheduler_placement_decision_seconds", "Time to choose a node for one task.",
+                               buckets=(0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.05))
+SUBMIT_TO_START = Histogram("scheduler_submit_to_start_seconds", "From submit to the process running on a node.",
+                            buckets=LATENCY_BUCKETS)
+HEARTBEATS = Counter("scheduler_heartbeats", "Heartbeats received.", ["transport"])
+HEARTBEAT_GAP = Histogram("scheduler_heartbeat_gap_seconds",
+                          "Time between two heartbeats of a node, as the master sees it (interval + lag).",
+                          buckets=(0.25, 0.5, 1, 2, 3, 3.5, 4, 5, 7.5, 10, 20, 30, 60))
+LOG_BYTES_IN = Counter("scheduler_log_bytes_in", "Log bytes received from agents and stored.")
+LOG_BYTES_OUT = Counter("scheduler_log_bytes_out", "Log bytes sent to WebSocket subscribers.")
+WEBSOCKETS = Gauge("scheduler_websocket_connections", "Open WebSocket connections.", ["kind"])
+
+
+class ClusterCollector(Collector):
+    """Tasks and nodes by status, and the queue depth, read at scrape time."""
+
+    def collect(self):
+        from nodes.models import Node
+        from tasks.models import Task, TaskStatus
+
+        tasks = GaugeMetricFamily("scheduler_tasks", "Tasks by status.", labels=["status"])
+        counts = dict(Task.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        for status in TaskStatus.values:
+            tasks.add_metric([status], counts.get(status, 0))
+        yield tasks
+        yield GaugeMetricFamily("scheduler_queue_depth", "PENDING tasks.", value=counts.get(TaskStatus.PENDING, 0))
+        nodes = GaugeMetricFamily("scheduler_nodes", "Nodes by status.", labels=["status"])
+        by_status = dict(Node.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+        for status in ("ONLINE", "UNHEALTHY", "OFFLINE"):
+            nodes.add_metric([status], by_status.get(status, 0))
+        yield nodes
+        yield GaugeMetricFamily("scheduler_nodes_draining", "Nodes draining.",
+                                value=Node.objects.filter(draining=True).count())
+
+
+_collector_registered = False
+
+
+def register_cluster_collector() -> None:
+    global _collector_registered
+    if not _collector_registered:
+        REGISTRY.register(ClusterCollector())
+        _collector_registered = True
+
+
+def metrics_view(request: HttpRequest) -> HttpResponse:
+    expected = settings.SCHEDULER_METRICS_TOKEN
+    if expected:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not constant_time_equals(given, expected):
+            return HttpResponse("metrics need Authorization: Bearer <SCHEDULER_METRICS_TOKEN>\n", status=401,
+                                content_type="text/plain")
+    register_cluster_collector()
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
