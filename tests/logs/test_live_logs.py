@@ -3,8 +3,6 @@ order, per stream, with no gap and no duplicate, across a master killed mid-task
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 
 import pytest
@@ -12,49 +10,13 @@ import websocket
 
 from tasks.models import LogChunk
 from tests.cluster import wait_for
+from tests.wsclient import Subscriber, assert_gapless, log_url
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 
 
 def ws_url(cluster, task_id: int, query: str = "") -> str:
-    return cluster.url.replace("http", "ws") + f"/ws/tasks/{task_id}/logs/" + (f"?{query}" if query else "")
-
-
-class Subscriber:
-    """A WebSocket log subscriber collecting frames in a thread."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.ws = websocket.create_connection(url, header=[f"Authorization: Token {token}"], timeout=10)
-        self.frames: list[dict] = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                text = self.ws.recv()
-            except Exception:
-                return
-            if not text:
-                return
-            self.frames.append(json.loads(text))
-
-    def logs(self) -> list[dict]:
-        return [f for f in self.frames if f["type"] == "log"]
-
-    def text(self, stream: str | None = None) -> str:
-        return "".join(f["data"] for f in self.logs() if stream is None or f["stream"] == stream)
-
-    def statuses(self) -> list[str]:
-        return [f["status"] for f in self.frames if f["type"] == "status"]
-
-    def close(self) -> None:
-        self.ws.close()
-
-
-def assert_gapless(frames: list[dict]) -> None:
-    seqs = [f["seq"] for f in frames]
-    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "sequence numbers must have no gap or duplicate"
+    return log_url(cluster.url, task_id, query)
 
 
 def test_20000_lines_of_stdout_and_stderr_arrive_in_order_with_their_stream(cluster):
