@@ -83,7 +83,7 @@ export const useClusterStore = defineStore('cluster', () => {
     // node transitions made by another process (the sweeper) reach this socket only through a
     // shared channel layer: re-read the nodes now and then anyway (often for small clusters)
     reconcile: () => loadNodes(),
-    reconcileMs: () => (nodes.value.size <= 200 ? 2000 : 10_000),
+    reconcileMs: () => (nodes.value.size <= 50 ? 1000 : nodes.value.size <= 200 ? 2000 : 10_000),
   })
 
   let pollTasks: (() => Promise<void>) | null = null
