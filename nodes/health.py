@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from nodes.models import Node, NodeEvent, NodeStatus
-from nodes.notify import nodes_changed, usage_changed
+from nodes.notify import nodes_changed, usage_seen
 from scheduler_site import metrics
 from tasks.placement.trigger import request_placement
 
@@ -91,7 +91,7 @@ def record_heartbeat(node: Node, *, cpu_usage: float | None, mem_usage: float | 
     node.last_heartbeat, node.cpu_usage, node.mem_usage = now, cpu_usage, mem_usage
     if Node.objects.filter(pk=node.pk, status=NodeStatus.ONLINE).update(**fields):
         node.status = NodeStatus.ONLINE
-        usage_changed([node.pk])
+        usage_seen([(node.pk, cpu_usage, mem_usage)], now)
         return
     with transaction.atomic():
         locked = Node.objects.select_for_update().get(pk=node.pk)
@@ -116,15 +116,15 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
         f"UPDATE {table} SET last_heartbeat = %s, cpu_usage = beat.cpu, mem_usage = beat.mem "
         f"FROM beat JOIN {table} AS before ON before.id = beat.id "
         f"WHERE {table}.id = beat.id AND {table}.status = %s "
-        f"RETURNING {table}.id, {table}.generation, {table}.draining, before.last_heartbeat"
+        f"RETURNING {table}.id, {table}.generation, {table}.draining, before.last_heartbeat, beat.cpu, beat.mem"
     )
     params = [value for beat in beats for value in beat] + [now, NodeStatus.ONLINE]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    answers = {node_id: (generation, NodeStatus.ONLINE, bool(draining)) for node_id, generation, draining, _ in rows}
+    answers = {row[0]: (row[1], NodeStatus.ONLINE, bool(row[2])) for row in rows}
     metrics.HEARTBEATS.labels("websocket").inc(len(beats))
-    for *_, before in rows:
+    for _, _, _, before, _, _ in rows:
         if isinstance(before, str):  # SQLite hands back text
             before = datetime.fromisoformat(before)
         if before is not None:
@@ -138,5 +138,5 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
             record_heartbeat(node, cpu_usage=cpu, mem_usage=mem)
             node.refresh_from_db(fields=["generation", "status", "draining"])
             answers[node_id] = (node.generation, node.status, node.draining)
-    usage_changed(answers)
+    usage_seen([(row[0], row[4], row[5]) for row in rows], now)
     return answers

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.db import transaction
 
 from nodes.models import Node
 from nodes.presenters import node_summary
-from nodes.selectors import active_task_counts, nodes_with_counts
+from nodes.selectors import active_task_counts
 from scheduler_site import bus, groups
+from scheduler_site.formats import iso
 
 
 def nodes_changed(nodes: Iterable[Node]) -> None:
@@ -24,22 +26,24 @@ def nodes_changed(nodes: Iterable[Node]) -> None:
 
 
 # Heartbeats are frequent (thousands a second on a big cluster): usage figures are coalesced per
-# process and published at most once per USAGE_PUBLISH_INTERVAL, read fresh for the nodes heard from.
+# process, newest per node, and published at most once per USAGE_PUBLISH_INTERVAL as partial node
+# updates ({"type": "cluster.usage"}: id, cpu_usage, mem_usage, last_heartbeat), with no query.
 USAGE_PUBLISH_INTERVAL = 1.0
-_usage_pending: set[int] = set()
+_usage_pending: dict[int, dict] = {}
 _usage_lock = threading.Lock()
 _usage_last_publish = 0.0
 
 
-def usage_changed(node_ids: Iterable[int]) -> None:
+def usage_seen(figures: Iterable[tuple[int, float | None, float | None]], at: datetime) -> None:
     global _usage_last_publish
     now = time.monotonic()
+    stamp = iso(at)
     with _usage_lock:
-        _usage_pending.update(node_ids)
+        for node_id, cpu, mem in figures:
+            _usage_pending[node_id] = {"id": node_id, "cpu_usage": cpu, "mem_usage": mem, "last_heartbeat": stamp}
         if now - _usage_last_publish < USAGE_PUBLISH_INTERVAL or not _usage_pending:
             return
-        batch = list(_usage_pending)
+        batch = list(_usage_pending.values())
         _usage_pending.clear()
         _usage_last_publish = now
-    summaries = [node_summary(node) for node in nodes_with_counts().filter(pk__in=batch)]
-    bus.publish(groups.EVENTS, {"type": "cluster.nodes", "nodes": summaries})
+    bus.publish(groups.EVENTS, {"type": "cluster.usage", "nodes": batch})

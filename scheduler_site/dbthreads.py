@@ -11,8 +11,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import DatabaseSyncToAsync
+from django.db import connection
 
 
 def db_call(func: Callable[..., Any]) -> Callable[..., Any]:
     return DatabaseSyncToAsync(func, thread_sensitive=False)
+
+
+def _hot(func: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except Exception:
+            connection.close()  # a broken connection is replaced on the next call
+            raise
+
+    return run
+
+
+def db_call_hot(func: Callable[..., Any]) -> Callable[..., Any]:
+    """For a hot path called many times a second: no connection health check per call (Django's
+    CONN_HEALTH_CHECKS would add a round trip to every call); a failing call drops its connection."""
+    return sync_to_async(_hot(func), thread_sensitive=False)

@@ -8,13 +8,13 @@ from __future__ import annotations
 from urllib.parse import urlparse
 
 from channels.auth import AuthMiddlewareStack
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 
 from scheduler_site import tokens
 from scheduler_site.authentication import user_for_token
+from scheduler_site.dbthreads import db_call
 
 
 def _header(scope: dict, name: bytes) -> str | None:
@@ -40,14 +40,14 @@ def _same_site_origin(scope: dict) -> bool:
     return validate_host(host, settings.ALLOWED_HOSTS)
 
 
-@database_sync_to_async
+@db_call
 def _node(raw: str):
     from nodes.services import node_from_token
 
     return node_from_token(raw)
 
 
-@database_sync_to_async
+@db_call
 def _user(raw: str):
     return user_for_token(raw) or AnonymousUser()
 

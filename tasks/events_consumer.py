@@ -1,7 +1,8 @@
 """`/ws/events/`: live cluster changes for the dashboard (task transitions, node state and usage).
 
 Frames down: {"type": "tasks", "tasks": [task...]} and {"type": "nodes", "nodes": [node...]},
-the same shapes as the REST lists. Publishers coalesce (placement batches, heartbeat usage once a
+the same shapes as the REST lists, and {"type": "usage", "nodes": [{id, cpu_usage, mem_usage,
+last_heartbeat}...]}, partial updates from heartbeats. Publishers coalesce (placement batches, heartbeat usage once a
 second per process), so a busy cluster does not flood the browser.
 """
 
@@ -37,6 +38,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def cluster_tasks(self, message: dict) -> None:
         await self.send(text_data=json.dumps({"type": "tasks", "tasks": message["tasks"]}))
+
+    async def cluster_usage(self, message: dict) -> None:
+        await self.send(text_data=json.dumps({"type": "usage", "nodes": message["nodes"]}))
 
     async def cluster_nodes(self, message: dict) -> None:
         await self.send(text_data=json.dumps({"type": "nodes", "nodes": message["nodes"]}))
