@@ -172,6 +172,8 @@ LOGIN_URL = "/admin/login/"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the dashboard reads it to send X-CSRFToken
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):  # behind a TLS-terminating proxy you trust
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 REST_FRAMEWORK = {
