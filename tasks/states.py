@@ -126,7 +126,7 @@ def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None 
         previous = task.status
         task.status = S.ASSIGNED
         task.status_reason = "Scheduled"
-        task.status_message = f"Assigned to {node.name}."
+        task.status_message = _ASSIGNED_MESSAGE.format(node.name)
         task.node = node
         task.node_name = node.name
         task.attempt += 1
@@ -135,8 +135,7 @@ def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None 
         events.append(_event(task, previous=previous, reason="Scheduled", message=task.status_message, node=node))
     tasks = [task for task, _ in placements]
     if connection.vendor == "postgresql":
-        _write_assignments_postgres(tasks, now)
-        _insert_events_postgres(events, now)
+        _write_postgres(tasks, events, now)
     else:
         _write_assignments_values(tasks, now)
         TaskEvent.objects.bulk_create(events, batch_size=1000)
@@ -144,11 +143,12 @@ def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None 
     return events
 
 
-# assign_many writes a batch in a few statements of plain SQL: Django's bulk_update builds a CASE
-# per field and row and cost more than the rest of placement together; bulk_create prepares every
-# value in Python. The status guard makes a row that is not PENDING any more fail the whole batch.
+# assign_many writes a batch in plain SQL: Django's bulk_update builds a CASE per field and row and
+# cost more than the rest of placement together; bulk_create prepares every value in Python. The
+# status guard makes a row that is not PENDING any more fail the whole batch (the caller rolls back).
 _ASSIGN_SET = "status = %s, status_reason = %s, updated_at = %s, assigned_at = %s"
 _ROWS_PER_STATEMENT = 1000  # VALUES lists stay well under SQLite's 32,766 parameters
+_ASSIGNED_MESSAGE = "Assigned to {}."
 
 
 def _check_all_assigned(cursor, expected: int) -> None:
@@ -157,37 +157,33 @@ def _check_all_assigned(cursor, expected: int) -> None:
                                 "none assigned.")
 
 
-def _write_assignments_postgres(tasks: Sequence[Task], now: datetime) -> None:
-    table = connection.ops.quote_name(Task._meta.db_table)
+def _write_postgres(tasks: Sequence[Task], events: Sequence[TaskEvent], now: datetime) -> None:
+    """One statement per batch: the UPDATE takes each node's name from its (locked) row and hands
+    the new rows to the INSERT of the Scheduled events; two arrays of ids are all that is sent."""
+    task_table, event_table, node_table = (connection.ops.quote_name(model._meta.db_table)
+                                           for model in (Task, TaskEvent, Node))
+    before, after = _ASSIGNED_MESSAGE.split("{}")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} AS t SET {_ASSIGN_SET}, node_id = v.node_id, node_name = v.node_name, "
-            "status_message = v.message, attempt = v.attempt "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::integer[]) "
-            "AS v(id, node_id, node_name, message, attempt) WHERE t.id = v.id AND t.status = %s",
-            [S.ASSIGNED, "Scheduled", now, now,
-             [t.pk for t in tasks], [t.node_id for t in tasks], [t.node_name for t in tasks],
-             [t.status_message for t in tasks], [t.attempt for t in tasks], S.PENDING],
+            f"WITH placed AS (UPDATE {task_table} AS t SET {_ASSIGN_SET}, node_id = n.id, node_name = n.name, "
+            "status_message = %s || n.name || %s, attempt = t.attempt + 1 "
+            f"FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, node_id) JOIN {node_table} AS n ON n.id = v.node_id "
+            "WHERE t.id = v.id AND t.status = %s "
+            "RETURNING t.id, t.attempt, t.node_id, t.node_name, t.status_message) "
+            f"INSERT INTO {event_table} (task_id, created_at, attempt, from_status, to_status, node_id, node_name, "
+            "reason, message) SELECT id, %s, attempt, %s, %s, node_id, node_name, %s, status_message "
+            "FROM placed ORDER BY id RETURNING id, task_id",
+            [S.ASSIGNED, "Scheduled", now, now, before, after, [t.pk for t in tasks], [t.node_id for t in tasks],
+             S.PENDING, now, S.PENDING, S.ASSIGNED, "Scheduled"],
         )
-        _check_all_assigned(cursor, len(tasks))
-
-
-def _insert_events_postgres(events: Sequence[TaskEvent], now: datetime) -> None:
-    """Insert the Scheduled events; ids come back in insertion order, as Django's bulk_create relies on."""
-    table = connection.ops.quote_name(TaskEvent._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (task_id, created_at, attempt, from_status, to_status, node_id, node_name, "
-            "reason, message) SELECT * FROM unnest(%s::bigint[], %s::timestamptz[], %s::integer[], %s::text[], "
-            "%s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[]) RETURNING id",
-            [[e.task_id for e in events], [now] * len(events), [e.attempt for e in events],
-             [e.from_status for e in events], [e.to_status for e in events], [e.node_id for e in events],
-             [e.node_name for e in events], [e.reason for e in events], [e.message for e in events]],
-        )
-        for event, (event_id,) in zip(events, cursor.fetchall(), strict=True):
-            event.pk = event_id
-            event.created_at = now
-            event._state.adding = False
+        event_ids = {task_id: event_id for event_id, task_id in cursor.fetchall()}
+    if len(event_ids) != len(tasks):
+        raise InvalidTransition(f"{len(tasks) - len(event_ids)} of {len(tasks)} tasks were not PENDING any more; "
+                                "none assigned.")
+    for event in events:
+        event.pk = event_ids[event.task_id]
+        event.created_at = now
+        event._state.adding = False
 
 
 def _write_assignments_values(tasks: Sequence[Task], now: datetime) -> None:

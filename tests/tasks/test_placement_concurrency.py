@@ -67,6 +67,7 @@ def place_until(stop: Callable[[], bool], *, seed: int) -> tuple[int, int]:
         while not stop():
             placed += place_pending_tasks(batch_size=rng.randint(1, 12)).placed
             passes += 1
+            time.sleep(rng.uniform(0, 0.01))  # as a master between nudges; lets SQLite's queued writers in
     finally:
         connections.close_all()
     return placed, passes
