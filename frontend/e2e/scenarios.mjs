@@ -236,7 +236,12 @@ export const scenarios = [
       assert.equal(res.status, 201)
       const row = page.locator(`[data-testid=task-row][data-task-id="${res.body.id}"]`)
       await row.waitFor() // arrives over the events socket, no reload
-      await until(async () => (await row.getAttribute('data-status')) === 'RUNNING', 'row turns RUNNING', 20_000)
+      try {
+        await until(async () => (await row.getAttribute('data-status')) === 'RUNNING', 'row turns RUNNING', 20_000)
+      } catch (err) {
+        const api = await page.evaluate(async (id) => (await fetch(`/api/v1/tasks/${id}`)).json(), res.body.id)
+        throw new Error(`${err.message}; the API says ${api.status} (${api.status_reason}: ${api.status_message}) on ${api.node_name}`)
+      }
       await row.locator('[data-testid=cancel-task]').click()
       await until(async () => (await row.count()) === 0, 'cancelled row leaves the filtered table', 20_000)
       await page.click('[data-testid=filter-CANCELLED]')
@@ -261,6 +266,26 @@ export const scenarios = [
       // the scrollbar's top is line 1
       await page.locator('[data-testid=log-scroller]').evaluate((el) => (el.scrollTop = 0))
       await until(async () => (await visibleLines(page))[0] === 1, 'line 1 at the top')
+    },
+  ],
+  [
+    'wrap toggle: a long line takes several fixed-height rows',
+    async ({ page, base }) => {
+      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-wrap', command: "echo short; python3 -c \"print('x' * 3000)\"; echo after", cpu: 0.25, mem: 32 })
+      assert.equal(res.status, 201)
+      await page.goto(`${base}/tasks/${res.body.id}`)
+      await until(async () => (await lineCount(page)) === 3, 'three lines')
+      const height = (n) => page.locator(`[data-testid=log-line][data-line="${n}"]`).evaluate((e) => e.getBoundingClientRect().height)
+      assert.equal(await height(2), 18)
+      await page.click('[data-testid=log-toggle-wrap]')
+      await until(async () => (await height(2)) > 18 * 3, 'the long line wrapped')
+      assert.equal((await height(2)) % 18, 0)
+      assert.equal(await height(1), 18)
+      const y3 = await page.locator('[data-testid=log-line][data-line="3"]').evaluate((e) => e.getBoundingClientRect().top)
+      const y2 = await page.locator('[data-testid=log-line][data-line="2"]').evaluate((e) => e.getBoundingClientRect().bottom)
+      assert.ok(Math.abs(y3 - y2) < 1, 'the next line starts where the wrapped one ends')
+      await page.click('[data-testid=log-toggle-wrap]')
+      await until(async () => (await height(2)) === 18, 'unwrapped again')
     },
   ],
   [
