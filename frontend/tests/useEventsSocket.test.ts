@@ -12,13 +12,14 @@ describe('useEventsSocket', () => {
   function setup() {
     const onTasks = vi.fn()
     const onNodes = vi.fn()
+    const onUsage = vi.fn()
     const poll = vi.fn()
-    const events = useEventsSocket({ url: 'ws://x/ws/events/', onTasks, onNodes, poll, pollMs: 1000, WebSocketImpl: FakeSocket as never, random: () => 0.5 })
-    return { events, onTasks, onNodes, poll }
+    const events = useEventsSocket({ url: 'ws://x/ws/events/', onTasks, onNodes, onUsage, poll, pollMs: 1000, WebSocketImpl: FakeSocket as never, random: () => 0.5 })
+    return { events, onTasks, onNodes, onUsage, poll }
   }
 
   it('is live after hello and hands frames to the callbacks', () => {
-    const { events, onTasks, onNodes, poll } = setup()
+    const { events, onTasks, onNodes, onUsage, poll } = setup()
     events.start()
     expect(events.state.value).toBe('connecting')
     FakeSocket.last.open()
@@ -29,6 +30,8 @@ describe('useEventsSocket', () => {
     FakeSocket.last.receive({ type: 'tasks', tasks: [{ id: 2 }] })
     expect(onNodes).toHaveBeenCalledWith([{ id: 1 }])
     expect(onTasks).toHaveBeenCalledWith([{ id: 2 }])
+    FakeSocket.last.receive({ type: 'usage', nodes: [{ id: 1, cpu_usage: 50, mem_usage: 20, last_heartbeat: 'x' }] })
+    expect(onUsage).toHaveBeenCalledWith([{ id: 1, cpu_usage: 50, mem_usage: 20, last_heartbeat: 'x' }])
   })
 
   it('falls back to polling when the socket drops, and reconnects with backoff', () => {

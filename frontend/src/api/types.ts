@@ -74,6 +74,14 @@ export interface ClusterNode {
   registered_at: string | null
 }
 
+/** Partial node update from heartbeats (frame "usage"): merged into the node held. */
+export interface NodeUsage {
+  id: number
+  cpu_usage: number | null
+  mem_usage: number | null
+  last_heartbeat: string | null
+}
+
 export interface NodeEvent {
   time: string
   from_status: NodeStatus | null
@@ -110,6 +118,7 @@ export type EventsFrame =
   | { type: 'pong' }
   | { type: 'tasks'; tasks: Task[] }
   | { type: 'nodes'; nodes: ClusterNode[] }
+  | { type: 'usage'; nodes: NodeUsage[] }
 
 export type LogFrame =
   | { type: 'status'; status: TaskStatus; attempt: number; task: Task }

@@ -7,7 +7,7 @@
  */
 
 import { getCurrentScope, onScopeDispose, ref } from 'vue'
-import type { ClusterNode, EventsFrame, Task } from '../api/types'
+import type { ClusterNode, EventsFrame, NodeUsage, Task } from '../api/types'
 import { backoffDelay } from '../lib/backoff'
 
 export type ConnectionState = 'connecting' | 'live' | 'polling' | 'closed' | 'unauthorized'
@@ -16,6 +16,8 @@ export interface EventsSocketOptions {
   url: string | (() => string)
   onTasks?: (tasks: Task[]) => void
   onNodes?: (nodes: ClusterNode[]) => void
+  /** partial updates (id, usage, last heartbeat) from heartbeats */
+  onUsage?: (usage: NodeUsage[]) => void
   /** refresh everything from REST: after (re)connecting and while the socket is down */
   poll?: () => Promise<unknown> | void
   pollMs?: number
@@ -88,6 +90,7 @@ export function useEventsSocket(options: EventsSocketOptions) {
     lastMessageAt.value = Date.now()
     if (frame.type === 'tasks') options.onTasks?.(frame.tasks)
     else if (frame.type === 'nodes') options.onNodes?.(frame.nodes)
+    else if (frame.type === 'usage') options.onUsage?.(frame.nodes)
     else if (frame.type === 'hello') {
       state.value = 'live'
       failures.value = 0

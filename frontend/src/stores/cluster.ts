@@ -7,7 +7,7 @@
 import { defineStore } from 'pinia'
 import { computed, shallowRef } from 'vue'
 import { api, wsUrl } from '../api/client'
-import type { ClusterNode, Task } from '../api/types'
+import type { ClusterNode, NodeUsage, Task } from '../api/types'
 import { useEventsSocket } from '../composables/useEventsSocket'
 
 const TASKS_KEPT = 5000
@@ -24,6 +24,19 @@ export const useClusterStore = defineStore('cluster', () => {
     const next = replace ? new Map<number, ClusterNode>() : new Map(nodes.value)
     for (const n of list) next.set(n.id, n)
     nodes.value = next
+  }
+
+  /** Merge heartbeat figures into the nodes held (unknown ids wait for the next full read). */
+  function mergeUsage(list: NodeUsage[]): void {
+    const next = new Map(nodes.value)
+    let changed = false
+    for (const u of list) {
+      const n = next.get(u.id)
+      if (!n) continue
+      next.set(u.id, { ...n, cpu_usage: u.cpu_usage, mem_usage: u.mem_usage, last_heartbeat: u.last_heartbeat })
+      changed = true
+    }
+    if (changed) nodes.value = next
   }
 
   function upsertTasks(list: Task[]): void {
@@ -78,6 +91,7 @@ export const useClusterStore = defineStore('cluster', () => {
   const socket = useEventsSocket({
     url: () => wsUrl('/ws/events/'),
     onNodes: (list) => upsertNodes(list),
+    onUsage: (list) => mergeUsage(list),
     onTasks: (list) => upsertTasks(list),
     poll: () => Promise.all([loadNodes(), pollTasks?.()]),
     // node transitions made by another process (the sweeper) reach this socket only through a
@@ -99,5 +113,5 @@ export const useClusterStore = defineStore('cluster', () => {
     startLive: socket.start,
     stopLive: socket.stop,
     reconnectLive: socket.reconnect,
-    upsertNodes, upsertTasks, loadNodes, setTaskPoller }
+    upsertNodes, mergeUsage, upsertTasks, loadNodes, setTaskPoller }
 })
