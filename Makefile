@@ -42,8 +42,9 @@ test-postgres: venv
 		DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest $(PYTEST_ARGS); \
 	else echo "DATABASE_URL is not set: skipping the PostgreSQL + Redis run"; fi
 
-test-frontend: $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
-	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test; \
+# Vitest unit tests, then Playwright end to end against a real cluster (Debian's /usr/bin/chromium).
+test-frontend: venv $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
+	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test && npm run --silent e2e; \
 	else echo "frontend/ has no app yet: skipping front-end tests"; fi
 
 bench: venv

@@ -37,6 +37,7 @@ def _credentials_user(request: Request):
 
 def _me(user) -> dict:
     return {
+        "authenticated": True,
         "username": user.get_username(),
         "is_staff": user.is_staff,
         "permissions": {
@@ -85,7 +86,8 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    """Who is signed in; also sets the CSRF cookie the dashboard needs for its first POST."""
+    """Who is signed in (`authenticated` false when nobody is: a normal answer, not an error, so a
+    signed-out browser logs nothing); also sets the CSRF cookie the dashboard needs for its first POST."""
 
     permission_classes = [AllowAny]
 
@@ -93,5 +95,5 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         get_token(request._request)
         if not IsUser().has_permission(request, self):
-            return Response({"detail": "Not signed in."}, status=status.HTTP_401_UNAUTHORIZED)
+            return Response({"authenticated": False, "detail": "Not signed in."})
         return Response(_me(request.user))

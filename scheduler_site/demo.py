@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     username, password = "admin", values["DEMO_ADMIN_PASSWORD"]
 
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
-    subprocess.run([*manage, "ensureadmin", "--username", username, "--password", password],
+    subprocess.run([*manage, "ensureadmin", f"--username={username}", f"--password={password}"],
                    env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
     children: dict[str, subprocess.Popen] = {}

@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import mimetypes
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,16 +55,20 @@ def collect() -> dict[str, StaticFile]:
 class StaticFiles:
     """ASGI app: GET/HEAD of files under STATIC_URL; everything else goes to `app`."""
 
+    RESCAN_AFTER = 2.0  # seconds: a file not found triggers a rescan (a rebuilt dashboard), at most this often
+
     def __init__(self, app) -> None:
         self.app = app
         self.files: dict[str, StaticFile] | None = None
+        self.scanned = 0.0
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or not scope["path"].startswith(settings.STATIC_URL):
             return await self.app(scope, receive, send)
-        if self.files is None:
-            self.files = await asyncio.to_thread(collect)
-        found = self.files.get(scope["path"])
+        found = self.files.get(scope["path"]) if self.files is not None else None
+        if found is None and time.monotonic() - self.scanned > self.RESCAN_AFTER:
+            self.files, self.scanned = await asyncio.to_thread(collect), time.monotonic()
+            found = self.files.get(scope["path"])
         if found is None or scope["method"] not in ("GET", "HEAD"):
             return await self._respond(send, 404 if found is None else 405, b"text/plain", b"", b"Not found")
         if found.body is None:

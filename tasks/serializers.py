@@ -207,6 +207,7 @@ class TaskSerializer(serializers.Serializer):
     assigned_at = serializers.DateTimeField(allow_null=True)
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+    updated_at = serializers.DateTimeField()
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)

@@ -19,6 +19,7 @@ from django.db import connection
 from django.utils import timezone
 
 from nodes.models import Node
+from scheduler_site import metrics
 from scheduler_site.exceptions import InvalidTransition
 from tasks import accounting, notify
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskEvent, TaskStatus
@@ -91,6 +92,7 @@ def transition(
     if target == S.RUNNING:
         task.started_at = now
         fields.append("started_at")
+        metrics.SUBMIT_TO_START.observe(max(0.0, (now - task.created_at).total_seconds()))
     if target in TERMINAL_STATUSES:
         task.finished_at = now
         fields.append("finished_at")

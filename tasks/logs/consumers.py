@@ -26,6 +26,7 @@ from tasks.models import Task
 from tasks.presenters import task_summary
 
 HISTORY_PAGE = 1000
+FIRST_PAGE = 32  # a small first page so a viewer paints the start of a long history at once
 
 
 def _query_int(scope: dict, name: str) -> int | None:
@@ -44,8 +45,8 @@ def _load_task(task_id: int) -> Task | None:
 
 
 @db_call
-def _page(task: Task, attempt: int, after: int) -> list[dict]:
-    return [chunk_message(c) for c in read_chunks(task, attempt=attempt, after=after, limit=HISTORY_PAGE)]
+def _page(task: Task, attempt: int, after: int, limit: int) -> list[dict]:
+    return [chunk_message(c) for c in read_chunks(task, attempt=attempt, after=after, limit=limit)]
 
 
 class TaskLogConsumer(AsyncWebsocketConsumer):
@@ -92,11 +93,13 @@ class TaskLogConsumer(AsyncWebsocketConsumer):
         """Send everything stored after `last_seq` for the followed attempt."""
         if self.attempt < 1:
             return
+        limit = FIRST_PAGE
         while True:
-            page = await _page(self.task, self.attempt, self.last_seq)
+            page = await _page(self.task, self.attempt, self.last_seq, limit)
             await self._send_chunks(page)
-            if len(page) < HISTORY_PAGE:
+            if len(page) < limit:
                 return
+            limit = HISTORY_PAGE
 
     async def _follow_attempt(self, attempt: int) -> None:
         if self.pinned or attempt <= self.attempt:

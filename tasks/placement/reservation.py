@@ -24,6 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 
 from nodes.models import Node
+from scheduler_site import metrics
 from tasks import accounting, states
 from tasks.models import Task, TaskStatus
 from tasks.placement.nodetable import NodeTable, NodeView, TaskRequest
@@ -152,6 +153,11 @@ def place_pending_tasks(*, batch_size: int = 1000, max_passes: int = 5) -> Place
         if report.conflicts == conflicts_before:
             break
     report.seconds = time.perf_counter() - started
+    if report.batches:
+        metrics.PLACEMENTS.inc(report.placed)
+        metrics.PLACEMENT_PASS.observe(report.seconds)
+        for seconds in report.decision_seconds:
+            metrics.PLACEMENT_DECISION.observe(seconds)
     if report.placed or report.conflicts:
         log.info(
             "placement pass",

@@ -110,11 +110,11 @@ def test_anonymous_callers_may_sign_in(anon, operator):
 
 
 @pytest.mark.parametrize("path", both_slashes("/api/v1/auth/me"))
-def test_me_tells_anonymous_callers_they_are_not_signed_in_with_a_401_body(anon, path):
+def test_me_tells_anonymous_callers_they_are_not_signed_in(anon, path):
     response = anon.get(path)
 
-    assert response.status_code == 401
-    assert response.json() == {"detail": "Not signed in."}
+    assert response.status_code == 200
+    assert response.json() == {"authenticated": False, "detail": "Not signed in."}
 
 
 def test_logging_out_when_not_signed_in_is_harmless(anon):
@@ -318,7 +318,7 @@ def test_password_guessing_on_auth_token_is_throttled(anon, operator):
 def browser() -> APIClient:
     """A browser-like client: CSRF enforced, with the cookie `auth/me` hands out."""
     client = APIClient(enforce_csrf_checks=True)
-    assert client.get("/api/v1/auth/me").status_code == 401
+    assert client.get("/api/v1/auth/me").json()["authenticated"] is False
     assert "csrftoken" in client.cookies
     return client
 
@@ -341,13 +341,13 @@ def test_session_login_then_me_then_logout(operator, path):
                            **csrf(client))
 
     assert response.status_code == 200, response.content
-    assert response.json() == {"username": "operator", "is_staff": False,
+    assert response.json() == {"authenticated": True, "username": "operator", "is_staff": False,
                                "permissions": {"submit": True, "cancel": True, "drain": True}}
     assert client.get("/api/v1/auth/me").json()["username"] == "operator"
     assert client.get("/api/v1/tasks").status_code == 200
 
     assert client.post("/api/v1/auth/logout", **csrf(client)).status_code == 204
-    assert client.get("/api/v1/auth/me").status_code == 401
+    assert client.get("/api/v1/auth/me").json()["authenticated"] is False
     assert client.get("/api/v1/tasks").status_code == 401
 
 
@@ -366,7 +366,7 @@ def test_login_without_the_csrf_token_is_refused(operator):
 
     assert response.status_code == 403
     assert "CSRF" in response.json()["detail"]
-    assert client.get("/api/v1/auth/me").status_code == 401
+    assert client.get("/api/v1/auth/me").json()["authenticated"] is False
 
 
 def test_login_with_a_wrong_password_signs_nobody_in(operator):
@@ -376,7 +376,7 @@ def test_login_with_a_wrong_password_signs_nobody_in(operator):
                            **csrf(client))
 
     assert response.status_code == 400
-    assert client.get("/api/v1/auth/me").status_code == 401
+    assert client.get("/api/v1/auth/me").json()["authenticated"] is False
 
 
 def test_a_session_needs_the_csrf_token_to_submit(operator):
@@ -396,7 +396,7 @@ def test_a_session_needs_the_csrf_token_to_log_out(operator):
     sign_in(client)
 
     assert client.post("/api/v1/auth/logout").status_code == 403
-    assert client.get("/api/v1/auth/me").status_code == 200
+    assert client.get("/api/v1/auth/me").json()["authenticated"] is True
 
 
 def test_token_clients_need_no_csrf_token(operator):

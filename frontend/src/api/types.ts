@@ -7,6 +7,7 @@ export const TASK_STATUSES: TaskStatus[] = ['PENDING', 'ASSIGNED', 'RUNNING', 'S
 export const ACTIVE_STATUSES: TaskStatus[] = ['PENDING', 'ASSIGNED', 'RUNNING']
 
 export interface Me {
+  authenticated: boolean
   username: string
   is_staff: boolean
   permissions: { submit: boolean; cancel: boolean; drain: boolean }

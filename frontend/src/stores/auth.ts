@@ -13,7 +13,8 @@ export const useAuthStore = defineStore('auth', () => {
   async function ensure(): Promise<Me | null> {
     if (checked.value) return me.value
     try {
-      me.value = await api.me()
+      const answer = await api.me()
+      me.value = answer.authenticated === false ? null : answer
       error.value = null
     } catch (e) {
       me.value = null
