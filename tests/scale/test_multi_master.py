@@ -39,7 +39,8 @@ def test_two_masters_two_sweepers_and_a_master_killed(cluster):
     cluster.kill("master-2")
     done = cluster.wait_task(task["id"], "SUCCEEDED", timeout=60)
     expected = "".join(f"line {i} from {done['node_name']}\n" for i in range(1, LINES + 1))
-    stored = "".join(LogChunk.objects.filter(task_id=task["id"], attempt=1).order_by("seq").values_list("data", flat=True))
+    chunks = LogChunk.objects.filter(task_id=task["id"], attempt=1).order_by("seq")
+    stored = "".join(chunks.values_list("data", flat=True))
     assert stored == expected
     wait_for(lambda: watcher.text() == expected, what="every line at the subscriber", explain=watcher.text)
     assert_gapless(watcher.logs())
