@@ -74,14 +74,14 @@ INSTALLED_APPS = [
     "tasks",
 ]
 
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+MIDDLEWARE = [  # Django's own, declared sync-only: one thread hop per request (see the module)
+    "scheduler_site.middleware.Security",
+    "scheduler_site.middleware.Session",
+    "scheduler_site.middleware.Common",
+    "scheduler_site.middleware.Csrf",
+    "scheduler_site.middleware.Authentication",
+    "scheduler_site.middleware.Messages",
+    "scheduler_site.middleware.XFrameOptions",
 ]
 
 ROOT_URLCONF = "scheduler_site.urls"

@@ -11,6 +11,7 @@ from django.db import transaction
 from scheduler_site.exceptions import InvalidTransition, NotFound
 from tasks import recovery, states
 from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
+from tasks.placement.reservation import place_submitted
 from tasks.placement.trigger import request_placement
 
 log = logging.getLogger("tasks")
@@ -30,13 +31,15 @@ def submit_task(
     node_selector: Mapping[str, str] | None = None,
     submitter=None,
 ) -> Task:
-    """Queue a task (cpu in millicores, mem in MiB); placement runs right after commit."""
+    """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
+    otherwise the placement loop runs right after commit."""
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
     )
     states.record_submitted(task)
-    request_placement()
+    if not place_submitted(task):
+        request_placement()
     return task
 
 

@@ -23,6 +23,16 @@ def node_with_token(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, la
 
 
 def task(command: str = "true", *, cpu: float = 1, mem: int = 256, **fields) -> Task:
+    """A PENDING task in the queue, as the API creates one, without the submit fast path (which
+    places a task at once when nothing else waits); `place_pending_tasks()` places it."""
+    with transaction.atomic():
+        created = Task.objects.create(command=command, cpu=round(cpu * 1000), mem=mem, **fields)
+        states.record_submitted(created)
+    return created
+
+
+def submitted(command: str = "true", *, cpu: float = 1, mem: int = 256, **fields) -> Task:
+    """A task through `submit_task`, fast path included."""
     return submit_task(command=command, cpu=round(cpu * 1000), mem=mem, **fields)
 
 

@@ -114,27 +114,33 @@ def _lock_and_recheck(by_node: dict[int, list[Task]]) -> tuple[dict[int, Node], 
     return accepted, bounced
 
 
+def _place(tasks: list[Task], report: PlacementReport) -> None:
+    """Plan `tasks` (claimed or just created by this transaction), lock and re-check the nodes,
+    reserve and assign; note why the rest fit nowhere."""
+    table = _snapshot()
+    by_node, unplaced = _plan(tasks, table, report)
+    accepted, bounced = _lock_and_recheck(by_node)
+    accounting.reserve(
+        {nid: (sum(t.cpu for t in by_node[nid]), sum(t.mem for t in by_node[nid])) for nid in accepted}
+    )
+    placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
+    placements.sort(key=lambda pair: pair[0].pk)
+    states.assign_many(placements)
+    for task, decision in unplaced:
+        states.note_unschedulable(task, decision.explain())
+    report.placed += len(placements)
+    report.unschedulable += len(unplaced)
+    report.conflicts += len(bounced)
+    report.batches += 1
+
+
 def _place_batch(batch_size: int, after: tuple[int, int] | None, report: PlacementReport) -> tuple[int, int] | None:
     """Place one batch; returns the queue position to continue from, or None when the queue is done."""
     with transaction.atomic():
         tasks = _claim(batch_size, after)
         if not tasks:
             return None
-        table = _snapshot()
-        by_node, unplaced = _plan(tasks, table, report)
-        accepted, bounced = _lock_and_recheck(by_node)
-        accounting.reserve(
-            {nid: (sum(t.cpu for t in by_node[nid]), sum(t.mem for t in by_node[nid])) for nid in accepted}
-        )
-        placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
-        placements.sort(key=lambda pair: pair[0].pk)
-        states.assign_many(placements)
-        for task, decision in unplaced:
-            states.note_unschedulable(task, decision.explain())
-        report.placed += len(placements)
-        report.unschedulable += len(unplaced)
-        report.conflicts += len(bounced)
-        report.batches += 1
+        _place(tasks, report)
         last = tasks[-1]
         return (last.priority, last.pk) if len(tasks) == batch_size else None
 
@@ -165,3 +171,17 @@ def place_pending_tasks(*, batch_size: int = 1000, max_passes: int = 5) -> Place
                    "seconds": round(report.seconds, 4)},
         )
     return report
+
+
+def place_submitted(task: Task) -> bool:
+    """The submit fast path, inside the submit's own transaction: when no other task is waiting,
+    place this one at once instead of a thread hop and a transaction later in the placement loop.
+    When others wait, the loop places them all in priority order. Returns whether it was placed."""
+    if Task.objects.filter(status=TaskStatus.PENDING).exclude(pk=task.pk).exists():
+        return False
+    report = PlacementReport()
+    with transaction.atomic():
+        _place([task], report)
+    if report.placed:
+        metrics.PLACEMENTS.inc(report.placed)
+    return bool(report.placed)

@@ -28,7 +28,9 @@ def test_submit_returns_the_new_task_in_cores_and_mib(api, operator, path):
     assert body["node"] is None and body["node_name"] is None
     assert (body["attempt"], body["max_attempts"], body["exit_code"]) == (0, 2, None)
     assert body["started_at"] is None and body["finished_at"] is None and body["created_at"]
-    assert [event["to_status"] for event in body["events"]] == ["PENDING"]
+    # No node exists, so the submit's immediate placement says why it waits.
+    assert [event["reason"] for event in body["events"]] == ["Submitted", "Unschedulable"]
+    assert body["events"][1]["message"] == "0/0 nodes are available."
     assert response["Location"] == f"/api/v1/tasks/{body['id']}"
     stored = Task.objects.get(pk=body["id"])
     assert (stored.command, stored.name, stored.cpu, stored.mem) == ("echo hello", "greet", 250, 64)

@@ -304,26 +304,26 @@ def test_the_placement_loop_places_as_soon_as_something_changes_with_no_timer():
     try:
 
         node_a = builders.node("node-a", cpu=2, mem=4096)
-        first = builders.task(name="first", cpu=2, mem=512)
+        first = builders.submitted(name="first", cpu=2, mem=512)
         wait_status(first, S.ASSIGNED)  # the submit nudged the loop
-        second = builders.task(name="second", cpu=2, mem=512)
+        second = builders.submitted(name="second", cpu=2, mem=512)
         wait_status(second, S.PENDING, "Unschedulable")
 
         services.cancel_task(task_id=first.pk)  # capacity frees: cancel
         assert wait_status(second, S.ASSIGNED).node_id == node_a.pk
-        third = builders.task(name="third", cpu=2, mem=512)
+        third = builders.submitted(name="third", cpu=2, mem=512)
         wait_status(third, S.PENDING, "Unschedulable")
 
         finish(second)  # capacity frees: the task ends
         assert wait_status(third, S.ASSIGNED).node_id == node_a.pk
-        fourth = builders.task(name="fourth", cpu=2, mem=512)
+        fourth = builders.submitted(name="fourth", cpu=2, mem=512)
         wait_status(fourth, S.PENDING, "Unschedulable")
 
         node_b = builders.node("node-b", cpu=2, mem=4096)  # a node joins
         assert wait_status(fourth, S.ASSIGNED).node_id == node_b.pk
         set_draining(node_id=node_a.pk, draining=True)
         services.cancel_task(task_id=third.pk)
-        fifth = builders.task(name="fifth", cpu=2, mem=512)
+        fifth = builders.submitted(name="fifth", cpu=2, mem=512)
         wait_status(fifth, S.PENDING, "Unschedulable")
         assert fresh(fifth).status_message == (
             "0/2 nodes are available: 1 node(s) draining, 1 Insufficient cpu.")
@@ -332,3 +332,19 @@ def test_the_placement_loop_places_as_soon_as_something_changes_with_no_timer():
         assert wait_status(fifth, S.ASSIGNED).node_id == node_a.pk
     finally:
         stop_background()
+
+
+def test_a_submit_into_an_empty_queue_is_placed_in_its_own_transaction():
+    node = builders.node("node-a", cpu=2, mem=1024)
+    placed = builders.submitted(name="now", cpu=1, mem=128)
+    assert (placed.status, placed.node_id, placed.attempt) == (S.ASSIGNED, node.pk, 1)
+    assert fresh(placed).status == S.ASSIGNED
+
+
+def test_a_submit_waits_for_the_loop_when_others_are_queued_so_priority_holds():
+    builders.node("node-a", cpu=1, mem=1024)
+    waiting = builders.task(name="older", cpu=1, mem=128, priority=10)  # queued, not yet placed
+    newer = builders.submitted(name="newer", cpu=1, mem=128)
+    assert (fresh(newer).status, fresh(waiting).status) == (S.PENDING, S.PENDING)
+    place_pending_tasks()
+    assert (fresh(waiting).status, fresh(newer).status) == (S.ASSIGNED, S.PENDING)
