@@ -122,8 +122,11 @@ def _database_from_url(url: str) -> dict:
         # A file, not memory, so a test's real master and agents share it; one per test run.
         config["TEST"] = {"NAME": str(Path(tempfile.gettempdir()) / f"mini-scheduler-test-{os.getpid()}.sqlite3")}
     elif engine == "django.db.backends.postgresql":
-        config["CONN_MAX_AGE"] = 60
-        config["CONN_HEALTH_CHECKS"] = True
+        # Under ASGI every request runs in a thread of its own, so per-thread persistent
+        # connections would mean a new connection per request; a pool hands them out instead.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {"pool": {"min_size": 2, "max_size": env_int("SCHEDULER_DB_POOL_SIZE", 20, minimum=2),
+                                      "timeout": 30}}
     else:
         raise ImproperlyConfigured(f"DATABASE_URL: unsupported database {engine!r} (use sqlite or postgres).")
     return config
