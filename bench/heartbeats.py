@@ -89,6 +89,8 @@ async def sim_agent(url: str, token: str, offset: float, stats: Stats, stop: asy
     try:
         async with await open_socket(url, token, gate) as ws:
             await ws.send(HEARTBEAT)  # as the agent does right after connecting
+            while json.loads(await ws.recv()).get("type") != "heartbeat_ack":
+                pass
             connected.set()
             next_beat = loop.time() + offset
             while not stop.is_set():

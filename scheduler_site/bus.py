@@ -84,7 +84,7 @@ def _private() -> asyncio.AbstractEventLoop:
 def _sender() -> _Sender | None:
     loop = server_loop()
     if loop is None:
-        if isinstance(get_channel_layer(), InMemoryChannelLayer | type(None)):
+        if isinstance(get_channel_layer(), InMemoryChannelLayer | type(None)):  # ours subclasses it
             return None  # no server here to deliver to
         with _senders_lock:
             loop = _private()

@@ -1,13 +1,15 @@
-"""WebSocket routes."""
+"""WebSocket routes, each with its authentication: the agents' socket takes a node token and no
+session machinery; the browsers' take the session cookie (same-site Origin) or a user token."""
 
 from django.urls import re_path
 
+from scheduler_site.ws_auth import NodeTokenAuth, WebSocketAuth
 from tasks.agent_consumer import AgentConsumer
 from tasks.events_consumer import EventsConsumer
 from tasks.logs.consumers import TaskLogConsumer
 
 websocket_urlpatterns = [
-    re_path(r"^ws/agent/?$", AgentConsumer.as_asgi()),
-    re_path(r"^ws/events/?$", EventsConsumer.as_asgi()),
-    re_path(r"^ws/tasks/(?P<task_id>[^/]+)/logs/?$", TaskLogConsumer.as_asgi()),
+    re_path(r"^ws/agent/?$", NodeTokenAuth(AgentConsumer.as_asgi())),
+    re_path(r"^ws/events/?$", WebSocketAuth(EventsConsumer.as_asgi())),
+    re_path(r"^ws/tasks/(?P<task_id>[^/]+)/logs/?$", WebSocketAuth(TaskLogConsumer.as_asgi())),
 ]

@@ -153,7 +153,7 @@ if REDIS_URL:
     }
 else:
     CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
+        "default": {"BACKEND": "scheduler_site.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 2000}}
     }
 
 AUTH_PASSWORD_VALIDATORS = [

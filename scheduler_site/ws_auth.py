@@ -73,3 +73,16 @@ class _TokenOrSession:
 
 def WebSocketAuth(inner):  # noqa: N802 - named like Channels' AuthMiddlewareStack
     return AuthMiddlewareStack(_TokenOrSession(inner))
+
+
+class NodeTokenAuth:
+    """The agents' socket: a node token in `Authorization`, nothing else (no session, no cookie
+    parsing per message): `scope["node"]` is the node, or None and the consumer refuses."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        raw = _token(scope)
+        node = await _node(raw) if raw and raw.startswith(tokens.NODE_PREFIX + "_") else None
+        return await self.inner({**scope, "node": node, "user": AnonymousUser()}, receive, send)

@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from nodes.heartbeat_batcher import batcher
 from nodes.serializers import HeartbeatSerializer, ReportSerializer
 from scheduler_site import groups, metrics
+from scheduler_site.consumers import Consumer
 from scheduler_site.dbthreads import db_call
 from tasks import agent_gateway
 from tasks.logs.store import STREAMS, IncomingChunk, store_chunks
 
 log = logging.getLogger("tasks.agents")
 MAX_CHUNKS_PER_FRAME = 2000
+REJOIN_EVERY = 3600.0
 MAX_CHUNK_CHARS = 1024 * 1024
 
 
@@ -71,7 +73,7 @@ def reports_from(validated: list[dict]) -> list[agent_gateway.Report]:
     ]
 
 
-class AgentConsumer(AsyncWebsocketConsumer):
+class AgentConsumer(Consumer):
     async def connect(self) -> None:
         self.node = self.scope.get("node")
         if self.node is None:
@@ -79,6 +81,7 @@ class AgentConsumer(AsyncWebsocketConsumer):
             return
         self.group = groups.node_group(self.node.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        self.joined = time.monotonic()
         await self.accept()
         metrics.WEBSOCKETS.labels("agent").inc()
         log.info("agent connected", extra={"node": self.node.name})
@@ -114,6 +117,9 @@ class AgentConsumer(AsyncWebsocketConsumer):
         `tasks`: the full heartbeat, as over HTTP."""
         if "tasks" not in frame:
             cpu, mem = _percent(frame.get("cpu_usage")), _percent(frame.get("mem_usage"))
+            if time.monotonic() - self.joined > REJOIN_EVERY:  # channel layers expire memberships after a day
+                await self.channel_layer.group_add(self.group, self.channel_name)
+                self.joined = time.monotonic()
             generation, status, draining = await batcher.beat(self.node.pk, cpu, mem)
             return {"type": "heartbeat_ack", "generation": generation, "node_status": status, "draining": draining}
         form = HeartbeatSerializer(data={k: v for k, v in frame.items() if k != "type"})

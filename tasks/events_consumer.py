@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from scheduler_site import groups, metrics
+from scheduler_site.consumers import Consumer
 
 
-class EventsConsumer(AsyncWebsocketConsumer):
+class EventsConsumer(Consumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

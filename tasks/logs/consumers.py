@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs
 
-from channels.generic.websocket import AsyncWebsocketConsumer
-
 from scheduler_site import groups, metrics
+from scheduler_site.consumers import Consumer
 from scheduler_site.dbthreads import db_call
 from scheduler_site.formats import parse_id
 from tasks.logs.store import chunk_message, newest_attempt, read_chunks
@@ -49,7 +48,7 @@ def _page(task: Task, attempt: int, after: int, limit: int) -> list[dict]:
     return [chunk_message(c) for c in read_chunks(task, attempt=attempt, after=after, limit=limit)]
 
 
-class TaskLogConsumer(AsyncWebsocketConsumer):
+class TaskLogConsumer(Consumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

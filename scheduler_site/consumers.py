@@ -1,0 +1,20 @@
+"""The base of the project's WebSocket consumers.
+
+Channels (4.2+) runs `close_old_connections` through a sync-to-async thread hop before every
+message a consumer handles; on the agent socket that hop cost more than the heartbeat itself.
+Our consumers touch the database only through `scheduler_site.dbthreads`, whose calls keep
+Django's connection hygiene in the thread that uses the connection, so the hop is skipped here.
+"""
+
+from __future__ import annotations
+
+from channels.consumer import get_handler_name
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+
+class Consumer(AsyncWebsocketConsumer):
+    async def dispatch(self, message: dict) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
