@@ -5,8 +5,8 @@ and never imports Django's ORM; `manage.py runworker` only parses arguments and 
     state       the state dir: node identity and a record of every process it started
     client      HTTP to the master: register, heartbeat, leave
     link        the agent WebSocket: nudges and answers down; reports and log chunks up
-    executor    runs commands in their own sessions; output, exit, timeout, memory limit
-    spool       per-attempt output files, numbered chunks, acknowledgements
+    executor    runs commands in their own sessions; exit, timeout, memory limit
+    spool       per-attempt output files the process writes, cut into numbered chunks, acknowledged
     reconcile   pure: desired assignments + what runs here -> what to start, kill, report
     guardian    a tiny process that kills every task if the agent dies
     worker      the agent itself, wiring the above

@@ -1,12 +1,12 @@
-"""Runs tasks: `/bin/sh -c COMMAND` in its own session and process group, stdout and stderr on
-separate pipes, read by one event loop (epoll) for every task, with a pidfd per process so an
-exit is seen at once. The loop also enforces timeouts and memory limits and escalates
-SIGTERM to SIGKILL after the grace period.
+"""Runs tasks: `/bin/sh -c COMMAND` in its own session and process group, stdout and stderr
+straight into the attempt's spool files (so a process never waits on the agent: it writes at file
+speed), and one loop for every task: a pidfd per process so an exit is seen at once, and a tick
+every TICK seconds while tasks run that cuts new output into chunks, enforces timeouts and
+memory limits, and escalates SIGTERM to SIGKILL after the grace period.
 
-A process never waits on us: pipes are drained as fast as they fill and output goes to the
-spool (disk) before anything is sent. When the shell exits, whatever it left in its process
-group is killed, so a background child cannot keep the task "running" (Kubernetes does the same
-when a container's main process exits). Exit codes follow the shell: 128+N for signal N.
+When the shell exits, whatever it left in its process group is killed, so a background child
+cannot keep the task "running" (Kubernetes does the same when a container's main process
+exits). Exit codes follow the shell: 128+N for signal N.
 """
 
 from __future__ import annotations
@@ -25,15 +25,13 @@ from pathlib import Path
 import psutil
 
 from agent import procfs
-from agent.cutter import OutputCutter
 from agent.limits import WATCHDOG_INTERVAL, CgroupV2Memory, SessionWatchdog
 from agent.spool import AttemptSpool
 
 log = logging.getLogger("agent.executor")
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL", "TERM")
-READ_SIZE = 256 * 1024
-PIPE_DRAIN_AFTER_EXIT = 2.0  # seconds to wait for pipes held open by an escaped process
+TICK = 0.02  # seconds between looks at the output files while tasks run
 
 
 @dataclass
@@ -57,14 +55,12 @@ class RunningTask:
     workdir: Path
     started_at: float
     deadline: float | None
-    open_pipes: set[int] = field(default_factory=set)
     exit_code: int | None = None
     exit_reason: str | None = None  # timeout | oom | killed
     exited_at: float | None = None
     term_sent: float | None = None
     kill_reason: str | None = None
     done: bool = False
-    cutter: OutputCutter = field(init=False)
 
     @property
     def key(self) -> tuple[int, int]:
@@ -139,30 +135,29 @@ class Executor:
 
     def start(self, spec: TaskSpec, *, spool: AttemptSpool, workdir: Path) -> RunningTask:
         argv = self.limiter.wrap(spec.task, spec.attempt, spec.mem, spec.command)
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            cwd=workdir,
-            env=task_environment(spec, self.node_name),
-            close_fds=True,
-        )
+        out, err = spool.task_fds()
+        try:
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                start_new_session=True,
+                cwd=workdir,
+                env=task_environment(spec, self.node_name),
+                close_fds=True,
+            )
+        finally:
+            os.close(out)
+            os.close(err)
         self.on_spawn(process.pid)
         running = RunningTask(
             spec=spec, process=process, spool=spool, pidfd=os.pidfd_open(process.pid),
             workdir=workdir, started_at=time.time(),
             deadline=time.monotonic() + spec.timeout if spec.timeout else None,
         )
-        running.cutter = OutputCutter(lambda stream, data, ts: self._emit_for(running, stream, data, ts))
         with self._lock:
             self.tasks[running.key] = running
-            for pipe, stream in ((process.stdout, "stdout"), (process.stderr, "stderr")):
-                fd = pipe.fileno()
-                os.set_blocking(fd, False)
-                running.open_pipes.add(fd)
-                self._selector.register(fd, selectors.EVENT_READ, ("pipe", (running, stream)))
             self._selector.register(running.pidfd, selectors.EVENT_READ, ("exit", running))
         self._wake()
         return running
@@ -200,13 +195,6 @@ class Executor:
         except OSError:
             pass
 
-    def _emit_for(self, running: RunningTask, stream: str, data: str, ts: float) -> None:
-        try:
-            running.spool.append(stream, data, ts)
-        except OSError:
-            log.exception("spooling output failed", extra={"task": running.spec.task})
-        self.on_output(running)
-
     def _signal(self, running: RunningTask, sig: int) -> None:
         try:
             os.killpg(running.pid, sig)
@@ -214,17 +202,7 @@ class Executor:
             pass
 
     def _next_timeout(self) -> float:
-        now = time.monotonic()
-        wait = 0.5
-        with self._lock:
-            tasks = list(self.tasks.values())
-        if tasks:
-            wait = min(wait, max(0.0, self._last_watch + WATCHDOG_INTERVAL - now))
-        for running in tasks:
-            deadline = running.cutter.next_deadline()
-            if deadline is not None:
-                wait = min(wait, max(0.0, deadline - now))
-        return wait
+        return TICK if self.tasks else 0.5
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -236,30 +214,9 @@ class Executor:
                             pass
                     except BlockingIOError:
                         pass
-                elif kind == "pipe":
-                    self._read(key.fd, *payload)
                 elif kind == "exit":
                     self._exited(payload)
             self._tick()
-
-    def _read(self, fd: int, running: RunningTask, stream: str) -> None:
-        try:
-            data = os.read(fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if data:
-            running.cutter.feed(stream, data)
-            return
-        self._close_pipe(running, fd)
-
-    def _close_pipe(self, running: RunningTask, fd: int) -> None:
-        with self._lock:
-            if fd in running.open_pipes:
-                running.open_pipes.discard(fd)
-                self._selector.unregister(fd)
-        self._maybe_finish(running)
 
     def _exited(self, running: RunningTask) -> None:
         with self._lock:
@@ -274,23 +231,17 @@ class Executor:
             running.exit_reason = running.kill_reason
         elif self.limiter.oom_killed(*running.key):
             running.exit_reason = "oom"
-        self._maybe_finish(running)
+        self._finish(running)
 
-    def _maybe_finish(self, running: RunningTask) -> None:
-        if running.done or running.exited_at is None:
-            return
-        if running.open_pipes and time.monotonic() - running.exited_at < PIPE_DRAIN_AFTER_EXIT:
-            return
+    def _finish(self, running: RunningTask) -> None:
         with self._lock:
-            for fd in list(running.open_pipes):
-                self._selector.unregister(fd)
-            running.open_pipes.clear()
             running.done = True
             self.tasks.pop(running.key, None)
-        for pipe in (running.process.stdout, running.process.stderr):
-            pipe.close()
-        running.cutter.flush_all()
-        running.spool.close()
+        try:
+            running.spool.close()  # the rest of the output, to its last byte
+        except OSError:
+            log.exception("cutting the last output failed", extra={"task": running.spec.task})
+        self.on_output(running)
         self.limiter.cleanup(*running.key)
         log.info("task exited", extra={"task": running.spec.task, "attempt": running.spec.attempt,
                                        "exit_code": running.exit_code, "reason": running.exit_reason})
@@ -302,10 +253,11 @@ class Executor:
         with self._lock:
             tasks = list(self.tasks.values())
         for running in tasks:
-            running.cutter.flush_due(now)
-            if running.exited_at is not None:
-                self._maybe_finish(running)
-                continue
+            try:
+                if running.spool.cut(now=now):
+                    self.on_output(running)
+            except OSError:
+                log.exception("cutting output failed", extra={"task": running.spec.task})
             if running.deadline is not None and now >= running.deadline and running.term_sent is None:
                 self.kill(*running.key, reason="timeout")
             if running.term_sent is not None and now - running.term_sent >= self.kill_grace:

@@ -1,36 +1,57 @@
-"""Output spool: every chunk of a task's output is written to a local file before it is sent, and
-kept until the master acknowledges it, so nothing is lost when the connection or the master
-drops, or when the agent itself restarts.
+"""Output spool: a task's stdout and stderr go straight into two files of its attempt's spool
+directory (the process writes at file speed and never waits on the agent, the network or a
+viewer); the agent cuts what the files gain into numbered chunks and keeps them until the master
+acknowledges them, so nothing is lost when the connection, the master or the agent itself drops.
 
-One attempt's spool is a series of segment files of JSON lines, `<task>-<attempt>.<n>.chunks`,
-each line `{"seq", "stream", "data", "ts"}` with seq counting from 0 per attempt, plus
-`<task>-<attempt>.acked` holding the highest seq acknowledged without a gap. Segments roll at
-SEGMENT_BYTES and are deleted once fully acknowledged, so a long, chatty task connected to a
-healthy master uses little disk.
+    <spool>/<task>-<attempt>/stdout, stderr   the raw output, written by the process (O_APPEND)
+    <spool>/<task>-<attempt>/index            one JSON line per chunk: seq, stream, offset, length, ts
+    <spool>/<task>-<attempt>/acked            the highest seq acknowledged without a gap
 
-The whole spool dir is bounded (`SpoolBudget`, default 1 GiB). When it is full, new output is
-dropped and counted, and the next chunk that fits says so in the log itself:
-"[mini-scheduler agent] N bytes of output dropped: spool full". Never silently.
+A chunk is a byte range of one stream, cut after a newline when it has one (at most
+MAX_CHUNK_BYTES, and never inside a UTF-8 character), or after FLUSH_AFTER when output stops
+mid-line. Its data is read back from the file when it is sent.
+
+Acknowledged ranges are punched out of the files (fallocate PUNCH_HOLE), so a long, chatty task
+connected to a healthy master uses little disk. The whole spool dir is bounded (`SpoolBudget`,
+1 GiB by default): when unacknowledged output passes it (the master unreachable for long), the
+oldest unacknowledged chunks are dropped and their place in the log says how many bytes
+("[mini-scheduler agent] N bytes of output dropped: spool full"). Never silently.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
+import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger("agent.spool")
 
-SEGMENT_BYTES = 16 * 1024 * 1024
-MEMORY_CACHE_BYTES = 8 * 1024 * 1024
+STREAMS = ("stdout", "stderr")
+MAX_CHUNK_BYTES = 64 * 1024
+FLUSH_AFTER = 0.05
 DROP_MARKER = "\n[mini-scheduler agent] {n} bytes of output dropped: spool full (limit {limit} bytes)\n"
+
+_FALLOC_FL_KEEP_SIZE, _FALLOC_FL_PUNCH_HOLE = 0x01, 0x02
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong]
+
+
+def punch_hole(fd: int, offset: int, length: int) -> bool:
+    """Free the disk blocks of a byte range (the file keeps its size); False where unsupported."""
+    if length <= 0:
+        return True
+    return _libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE | _FALLOC_FL_PUNCH_HOLE, offset, length) == 0
 
 
 class SpoolBudget:
-    """Bytes on disk across every spool of this agent."""
+    """Bytes of output held on disk across every spool of this agent."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -45,145 +66,158 @@ class SpoolBudget:
         with self._lock:
             self.used = max(0, self.used - size)
 
+    @property
+    def over(self) -> int:
+        return self.used - self.limit
+
+
+def safe_cut(data: bytes) -> int:
+    """How many bytes of `data` end on a UTF-8 character boundary."""
+    end = len(data)
+    back = 0
+    while back < min(4, end) and (data[end - 1 - back] & 0xC0) == 0x80:
+        back += 1
+    if back < end:
+        lead = data[end - 1 - back]
+        need = 2 if lead >> 5 == 0b110 else 3 if lead >> 4 == 0b1110 else 4 if lead >> 3 == 0b11110 else 1
+        if need > back + 1:  # the last character is incomplete: leave it for later
+            return end - 1 - back
+    return end
+
+
+class _Stream:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.cut_at = 0  # bytes already cut into chunks
+        self.since: float | None = None  # monotonic time uncut bytes were first seen
+        self.punched = 0  # bytes freed from the front
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
 
 class AttemptSpool:
     def __init__(self, directory: Path, task: int, attempt: int, budget: SpoolBudget) -> None:
-        self.directory, self.task, self.attempt, self.budget = directory, task, attempt, budget
-        self.prefix = f"{task}-{attempt}"
+        self.task, self.attempt, self.budget = task, attempt, budget
+        self.dir = directory / f"{task}-{attempt}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.streams = {name: _Stream(self.dir / name) for name in STREAMS}
+        self.chunks: dict[int, tuple[str, int, int, float]] = {}  # seq -> stream, offset, length, ts
+        self.dropped: dict[int, int] = {}  # seq -> bytes dropped in its place
         self.next_seq = 0
         self.acked_through = -1
-        self._acked_ahead: set[int] = set()  # acknowledged out of order
+        self._acked_ahead: set[int] = set()
         self.sent_through = -1
-        self._index: dict[int, tuple[int, int, int]] = {}  # seq -> (segment, offset, length)
-        self._segments: dict[int, int] = {}  # segment -> bytes
-        self._segment_last_seq: dict[int, int] = {}
-        self._current = 0
-        self._handle = None
-        self._cache: dict[int, dict] = {}
-        self._cache_bytes = 0
-        self.dropped_bytes = 0  # not yet reported in the log
-        self.total_dropped = 0
-        self.closed = False  # no more output will come (the process ended)
+        self.closed = False  # the process ended and its last output is cut
+        self._index = open(self.dir / "index", "a")  # noqa: SIM115 - kept open
         self._lock = threading.RLock()
 
-    # -- files ---------------------------------------------------------------------------
+    # -- the process's side ------------------------------------------------------------------
 
-    def _segment_path(self, segment: int) -> Path:
-        return self.directory / f"{self.prefix}.{segment}.chunks"
+    def task_fds(self) -> tuple[int, int]:
+        """File descriptors to hand the process as its stdout and stderr (the caller closes them)."""
+        return tuple(os.open(self.streams[name].path, os.O_WRONLY | os.O_APPEND) for name in STREAMS)
 
-    def _ack_path(self) -> Path:
-        return self.directory / f"{self.prefix}.acked"
+    def note(self, stream: str, text: str) -> None:
+        """The agent's own words in the task's log (a command that could not start)."""
+        os.write(self.streams[stream].fd, text.encode())
 
-    def _open_segment(self) -> None:
-        if self._handle is not None:
-            self._handle.close()
-        self._handle = open(self._segment_path(self._current), "ab")  # noqa: SIM115 - kept open
-        self._segments.setdefault(self._current, 0)
+    # -- cutting -------------------------------------------------------------------------------
 
-    @classmethod
-    def recover(cls, directory: Path, task: int, attempt: int, budget: SpoolBudget) -> AttemptSpool:
-        """Rebuild a spool left by a previous life of the agent."""
-        spool = cls(directory, task, attempt, budget)
-        try:
-            spool.acked_through = int(spool._ack_path().read_text().strip() or -1)
-        except (FileNotFoundError, ValueError):
-            spool.acked_through = -1
-        for path in sorted(directory.glob(f"{spool.prefix}.*.chunks"), key=lambda p: int(p.name.split(".")[-2])):
-            segment = int(path.name.split(".")[-2])
-            offset = 0
-            with open(path, "rb") as handle:
-                for line in handle:
-                    try:
-                        seq = json.loads(line)["seq"]
-                    except (ValueError, KeyError):
-                        break  # a torn last line from a crash: everything after it is unreadable
-                    spool._index[seq] = (segment, offset, len(line))
-                    spool._segment_last_seq[segment] = seq
-                    spool.next_seq = max(spool.next_seq, seq + 1)
-                    offset += len(line)
-            spool._segments[segment] = offset
-            budget.charge(offset)
-            spool._current = max(spool._current, segment)
-        spool.sent_through = spool.acked_through
-        spool.closed = True
-        return spool
-
-    # -- writing -------------------------------------------------------------------------
-
-    def append(self, stream: str, data: str, ts: float) -> int | None:
-        """Spool one chunk; returns its seq, or None when the spool is full (the bytes are counted)."""
+    def cut(self, *, final: bool = False, now: float | None = None) -> bool:
+        """Cut what the files gained into chunks; returns whether any were cut. A full chunk's worth
+        is cut at once (after its last newline); a shorter rest waits FLUSH_AFTER for more."""
+        now = time.monotonic() if now is None else now
+        cut_any = False
         with self._lock:
-            if self.dropped_bytes and self._fits(len(data) + 200):
-                marker = DROP_MARKER.format(n=self.dropped_bytes, limit=self.budget.limit)
-                log.warning("spool was full; output dropped",
-                            extra={"task": self.task, "attempt": self.attempt, "bytes": self.dropped_bytes})
-                self.dropped_bytes = 0
-                self._write("stderr", marker, ts)
-            if not self._fits(len(data.encode()) + 100):
-                self.dropped_bytes += len(data.encode())
-                self.total_dropped += len(data.encode())
-                return None
-            return self._write(stream, data, ts)
+            for name, stream in self.streams.items():
+                size = stream.size()
+                while stream.cut_at < size:
+                    pending = size - stream.cut_at
+                    if pending < MAX_CHUNK_BYTES and not final:
+                        stream.since = stream.since or now
+                        if now - stream.since < FLUSH_AFTER:
+                            break
+                    data = os.pread(stream.fd, min(pending, MAX_CHUNK_BYTES), stream.cut_at)
+                    if len(data) == MAX_CHUNK_BYTES:
+                        length = data.rfind(b"\n") + 1 or safe_cut(data) or len(data)
+                    else:
+                        length = len(data) if final else safe_cut(data)
+                    if length == 0:
+                        break  # only the start of a character so far
+                    self._add_chunk(name, stream.cut_at, length, time.time())
+                    stream.cut_at += length
+                    stream.since = None
+                    cut_any = True
+            if final:
+                self._finish()
+            self._enforce_budget()
+        return cut_any
 
-    def _fits(self, size: int) -> bool:
-        return self.budget.used + size <= self.budget.limit
-
-    def _write(self, stream: str, data: str, ts: float) -> int:
+    def _add_chunk(self, stream: str, offset: int, length: int, ts: float) -> None:
         seq = self.next_seq
-        chunk = {"seq": seq, "stream": stream, "data": data, "ts": ts}
-        line = (json.dumps(chunk, ensure_ascii=False) + "\n").encode()
-        if self._handle is None or self._segments.get(self._current, 0) >= SEGMENT_BYTES:
-            if self._handle is not None:
-                self._current += 1
-            self._open_segment()
-        self.budget.charge(len(line))
-        offset = self._segments[self._current]
-        self._handle.write(line)
-        self._handle.flush()
-        self._segments[self._current] = offset + len(line)
-        self._segment_last_seq[self._current] = seq
-        self._index[seq] = (self._current, offset, len(line))
-        self.next_seq = seq + 1
-        if self._cache_bytes + len(line) <= MEMORY_CACHE_BYTES:
-            self._cache[seq] = chunk
-            self._cache_bytes += len(line)
-        return seq
+        self.next_seq += 1
+        self.chunks[seq] = (stream, offset, length, ts)
+        self.budget.charge(length)
+        self._index.write(json.dumps({"seq": seq, "stream": stream, "offset": offset, "length": length, "ts": ts})
+                          + "\n")
+        self._index.flush()
+
+    def next_deadline(self) -> float | None:
+        times = [s.since for s in self.streams.values() if s.since is not None]
+        return min(times) + FLUSH_AFTER if times else None
+
+    def _finish(self) -> None:
+        self.closed = True
+        self._index.flush()
 
     def close(self) -> None:
-        """The process ended: no more output. Report any drop that never got its marker."""
-        with self._lock:
-            if self.dropped_bytes:
-                marker = DROP_MARKER.format(n=self.dropped_bytes, limit=self.budget.limit)
-                self.dropped_bytes = 0
-                self._write("stderr", marker, 0.0)  # a marker may overdraw the budget slightly
-            self.closed = True
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+        """The process ended: cut the rest of its output."""
+        self.cut(final=True)
 
-    # -- sending and acknowledgement -----------------------------------------------------
+    # -- the budget ----------------------------------------------------------------------------
+
+    def _enforce_budget(self) -> None:
+        """Over budget: drop the oldest chunks not yet acknowledged (the master cannot be reached)."""
+        seq = self.acked_through + 1
+        while self.budget.over > 0 and seq < self.next_seq:
+            if seq not in self.dropped and seq in self.chunks and seq > self.sent_through:
+                stream, offset, length, _ = self.chunks[seq]
+                punch_hole(self.streams[stream].fd, offset, length)
+                self.dropped[seq] = length
+                self.budget.give_back(length)
+                self._index.write(json.dumps({"dropped": seq, "length": length}) + "\n")
+                self._index.flush()
+            seq += 1
+        if self.dropped and self.budget.over > 0:
+            log.warning("spool full; dropping output", extra={"task": self.task, "attempt": self.attempt})
+
+    # -- sending and acknowledgement -----------------------------------------------------------
+
+    def chunk(self, seq: int) -> dict | None:
+        where = self.chunks.get(seq)
+        if where is None:
+            return None
+        stream, offset, length, ts = where
+        if seq in self.dropped:
+            text = DROP_MARKER.format(n=self.dropped[seq], limit=self.budget.limit)
+            return {"seq": seq, "stream": "stderr", "data": text, "ts": ts}
+        data = os.pread(self.streams[stream].fd, length, offset)
+        return {"seq": seq, "stream": stream, "data": data.decode("utf-8", errors="replace"), "ts": ts}
 
     def unsent(self, max_bytes: int) -> list[dict]:
         """The next chunks to send (after sent_through), up to about max_bytes of data."""
         with self._lock:
             out, size, seq = [], 0, self.sent_through + 1
             while seq < self.next_seq and size < max_bytes:
-                chunk = self._cache.get(seq) or self._read(seq)
+                chunk = self.chunk(seq)
                 if chunk is None:
                     break
                 out.append(chunk)
                 size += len(chunk["data"]) + 64
                 seq += 1
             return out
-
-    def _read(self, seq: int) -> dict | None:
-        where = self._index.get(seq)
-        if where is None:
-            return None
-        segment, offset, length = where
-        with open(self._segment_path(segment), "rb") as handle:
-            handle.seek(offset)
-            return json.loads(handle.read(length))
 
     def mark_sent(self, seq: int) -> None:
         with self._lock:
@@ -199,28 +233,22 @@ class AttemptSpool:
             for seq in seqs:
                 if seq > self.acked_through:
                     self._acked_ahead.add(seq)
-            moved = False
+            before = self.acked_through
             while self.acked_through + 1 in self._acked_ahead:
                 self._acked_ahead.discard(self.acked_through + 1)
                 self.acked_through += 1
-                moved = True
-                chunk = self._cache.pop(self.acked_through, None)
-                if chunk is not None:
-                    self._cache_bytes -= len(chunk["data"]) + 64
-            if moved:
-                self._ack_path().write_text(str(self.acked_through))
-                self._drop_acked_segments()
-
-    def _drop_acked_segments(self) -> None:
-        for segment in sorted(self._segments):
-            if segment == self._current and not self.closed:
-                break
-            if self._segment_last_seq.get(segment, -1) > self.acked_through:
-                break
-            self._segment_path(segment).unlink(missing_ok=True)
-            self.budget.give_back(self._segments.pop(segment))
-            for seq in [s for s, (seg, _, _) in self._index.items() if seg == segment]:
-                del self._index[seq]
+            if self.acked_through == before:
+                return
+            (self.dir / "acked").write_text(str(self.acked_through))
+            for seq in range(before + 1, self.acked_through + 1):
+                stream, offset, length, _ = self.chunks.get(seq, ("stdout", 0, 0, 0.0))
+                if seq in self.dropped or not length:
+                    continue
+                state = self.streams[stream]
+                # Chunks of one stream are contiguous: free up to the end of this one.
+                if punch_hole(state.fd, state.punched, offset + length - state.punched):
+                    state.punched = offset + length
+                self.budget.give_back(length)
 
     @property
     def fully_acked(self) -> bool:
@@ -235,28 +263,65 @@ class AttemptSpool:
 
     def remove(self) -> None:
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
-            for segment, size in list(self._segments.items()):
-                self._segment_path(segment).unlink(missing_ok=True)
-                self.budget.give_back(size)
-            self._segments.clear()
-            self._index.clear()
-            self._cache.clear()
-            self._ack_path().unlink(missing_ok=True)
+            for seq in range(self.acked_through + 1, self.next_seq):
+                if seq in self.chunks and seq not in self.dropped:
+                    self.budget.give_back(self.chunks[seq][2])
+            for stream in self.streams.values():
+                try:
+                    os.close(stream.fd)
+                except OSError:
+                    pass
+            self._index.close()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- a previous life's spool ---------------------------------------------------------------
+
+    @classmethod
+    def recover(cls, directory: Path, task: int, attempt: int, budget: SpoolBudget) -> AttemptSpool:
+        """Rebuild a spool left by a previous life of the agent, and cut whatever the process wrote
+        after the last chunk that life cut."""
+        spool = cls(directory, task, attempt, budget)
+        try:
+            spool.acked_through = int((spool.dir / "acked").read_text().strip() or -1)
+        except (FileNotFoundError, ValueError):
+            spool.acked_through = -1
+        spool._index.close()
+        with open(spool.dir / "index", "r+b") as handle:
+            good = 0  # bytes of whole lines: a torn last line is cut off, its output cut again below
+            for line in handle:
+                try:
+                    entry = json.loads(line) if line.endswith(b"\n") else None
+                except ValueError:
+                    entry = None
+                if entry is None:
+                    break
+                good += len(line)
+                if "dropped" in entry:
+                    spool.dropped[entry["dropped"]] = entry["length"]
+                    continue
+                seq, stream = entry["seq"], entry["stream"]
+                spool.chunks[seq] = (stream, entry["offset"], entry["length"], entry["ts"])
+                spool.next_seq = max(spool.next_seq, seq + 1)
+                spool.streams[stream].cut_at = max(spool.streams[stream].cut_at, entry["offset"] + entry["length"])
+            handle.truncate(good)
+        spool._index = open(spool.dir / "index", "a")  # noqa: SIM115 - kept open
+        for seq in range(spool.acked_through + 1, spool.next_seq):
+            if seq in spool.chunks and seq not in spool.dropped:
+                budget.charge(spool.chunks[seq][2])
+        for stream in spool.streams.values():  # acknowledged output is no longer needed
+            stream.punched = 0
+        spool.sent_through = spool.acked_through
+        spool.cut(final=True)
+        return spool
 
 
 def spooled_attempts(directory: Path) -> Iterator[tuple[int, int]]:
     """(task, attempt) of every spool in `directory`."""
-    seen = set()
-    for path in directory.glob("*.chunks"):
-        task, _, rest = path.name.partition("-")
-        attempt = rest.split(".")[0]
-        if task.isdigit() and attempt.isdigit() and (task, attempt) not in seen:
-            seen.add((task, attempt))
+    for path in directory.iterdir():
+        task, _, attempt = path.name.partition("-")
+        if path.is_dir() and task.isdigit() and attempt.isdigit():
             yield int(task), int(attempt)
 
 
 def disk_usage(directory: Path) -> int:
-    return sum(entry.stat().st_size for entry in os.scandir(directory) if entry.is_file())
+    return sum(entry.stat().st_blocks * 512 for entry in directory.rglob("*") if entry.is_file())

@@ -395,7 +395,7 @@ class Agent:
         try:
             running = self.executor.start(spec, spool=spool, workdir=self.state.workdir(*key))
         except OSError as error:
-            spool.append("stderr", f"[mini-scheduler agent] could not start the command: {error}\n", time.time())
+            spool.note("stderr", f"[mini-scheduler agent] could not start the command: {error}\n")
             spool.close()
             self._ended(key, {"state": "exited", "exit_code": 127, "reason": None, "message": str(error)})
             return

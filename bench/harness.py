@@ -33,6 +33,24 @@ class Cluster:
     token: str
     ready: dict
     api: requests.Session
+    pid: int = 0  # the `manage.py demo` process; its children are the cluster's processes
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each role: master, agent, sweeper."""
+        import psutil
+
+        used: dict[str, float] = {}
+        for child in psutil.Process(self.pid).children(recursive=True):
+            try:
+                line = " ".join(child.cmdline())
+                times = child.cpu_times()
+            except psutil.Error:
+                continue
+            role = "agent" if "runworker" in line else "sweeper" if "sweepnodes" in line else \
+                "master" if "daphne" in line or "asgi" in line else None
+            if role:
+                used[role] = used.get(role, 0.0) + times.user + times.system
+        return used
 
     def submit(self, command: str, **fields) -> dict:
         response = self.api.post(f"{self.url}/api/v1/tasks", json={"command": command, **fields}, timeout=30)
@@ -79,7 +97,7 @@ def cluster(*, agents: str, database_url: str | None = None, redis_url: str | No
     api = requests.Session()
     api.headers["Authorization"] = f"Token {ready['token']}"
     try:
-        yield Cluster(url=ready["url"], token=ready["token"], ready=ready, api=api)
+        yield Cluster(url=ready["url"], token=ready["token"], ready=ready, api=api, pid=process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -1,0 +1,162 @@
+"""The output spool on its own: how output is cut into chunks, acknowledged, bounded and
+recovered after the agent dies. Real files in a temporary directory; no agent, no master."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from agent.spool import FLUSH_AFTER, MAX_CHUNK_BYTES, AttemptSpool, SpoolBudget, disk_usage, safe_cut, spooled_attempts
+
+
+def write(spool: AttemptSpool, stream: str, data: bytes) -> None:
+    """Write as the task's process would: through its own descriptor."""
+    fds = spool.task_fds()
+    try:
+        os.write(fds[0 if stream == "stdout" else 1], data)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def texts(spool: AttemptSpool) -> list[tuple[str, str]]:
+    return [(chunk["stream"], chunk["data"]) for chunk in spool.unsent(1 << 40)]
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> AttemptSpool:
+    return AttemptSpool(tmp_path, 7, 1, SpoolBudget(1 << 30))
+
+
+def test_safe_cut_never_splits_a_character() -> None:
+    euro = "€".encode()  # three bytes
+    assert safe_cut(b"ab") == 2
+    assert safe_cut(b"ab" + euro) == 5
+    assert safe_cut(b"ab" + euro[:1]) == 2
+    assert safe_cut(b"ab" + euro[:2]) == 2
+    assert safe_cut("😀".encode()[:3]) == 0
+
+
+def test_short_output_waits_for_the_flush_interval_then_is_cut(spool: AttemptSpool) -> None:
+    write(spool, "stdout", b"hello\n")
+    assert spool.cut(now=100.0) is False  # first seen: wait for more
+    assert spool.cut(now=100.0 + FLUSH_AFTER / 2) is False
+    assert spool.cut(now=100.0 + FLUSH_AFTER * 1.01) is True
+    assert texts(spool) == [("stdout", "hello\n")]
+
+
+def test_large_output_is_cut_after_the_last_newline_of_each_full_chunk(spool: AttemptSpool) -> None:
+    line = b"x" * 99 + b"\n"
+    data = line * (3 * MAX_CHUNK_BYTES // len(line) + 5)
+    write(spool, "stdout", data)
+    spool.cut(now=0.0)
+    chunks = spool.unsent(1 << 40)
+    assert all(chunk["data"].endswith("\n") for chunk in chunks)
+    assert all(len(chunk["data"]) <= MAX_CHUNK_BYTES for chunk in chunks)
+    spool.close()
+    assert "".join(chunk["data"] for chunk in spool.unsent(1 << 40)).encode() == data
+    assert [chunk["seq"] for chunk in spool.unsent(1 << 40)] == list(range(spool.next_seq))
+
+
+def test_a_line_longer_than_a_chunk_is_split_on_a_character_boundary(spool: AttemptSpool) -> None:
+    data = "€".encode() * (MAX_CHUNK_BYTES // 3 + 10)  # no newline, and 65536 is not a multiple of 3
+    write(spool, "stdout", data)
+    spool.close()
+    chunks = spool.unsent(1 << 40)
+    assert len(chunks) == 2
+    assert "\ufffd" not in "".join(chunk["data"] for chunk in chunks)
+    assert "".join(chunk["data"] for chunk in chunks).encode() == data
+
+
+def test_streams_are_kept_apart_and_numbered_in_one_sequence(spool: AttemptSpool) -> None:
+    write(spool, "stdout", b"out\n")
+    write(spool, "stderr", b"err\n")
+    spool.close()
+    chunks = spool.unsent(1 << 40)
+    assert [(c["seq"], c["stream"], c["data"]) for c in chunks] == [(0, "stdout", "out\n"), (1, "stderr", "err\n")]
+    assert spool.closed
+
+
+def test_acknowledged_output_leaves_the_disk_and_is_not_sent_again(spool: AttemptSpool) -> None:
+    write(spool, "stdout", (b"y" * 99 + b"\n") * 20_000)  # 2 MB
+    spool.close()
+    held = disk_usage(spool.dir)
+    chunks = spool.unsent(1 << 40)
+    spool.mark_sent(chunks[-1]["seq"])
+    assert not spool.has_unsent
+    spool.ack([chunk["seq"] for chunk in chunks])
+    assert spool.fully_acked
+    assert disk_usage(spool.dir) < held / 10
+    assert spool.budget.used == 0
+
+
+def test_acknowledgements_out_of_order_advance_only_without_a_gap(spool: AttemptSpool) -> None:
+    for n in range(3):
+        write(spool, "stdout", f"{n}\n".encode())
+        spool.cut(final=True)
+    spool.ack([0, 2])
+    assert spool.acked_through == 0
+    spool.ack([1])
+    assert spool.acked_through == 2
+
+
+def test_rewind_sends_everything_not_acknowledged_again(spool: AttemptSpool) -> None:
+    write(spool, "stdout", b"a\n")
+    spool.cut(final=True)
+    write(spool, "stdout", b"b\n")
+    spool.cut(final=True)
+    spool.mark_sent(1)
+    spool.ack([0])
+    spool.rewind()
+    assert [chunk["data"] for chunk in spool.unsent(1 << 40)] == ["b\n"]
+
+
+def test_over_budget_the_oldest_unsent_output_is_dropped_and_says_so(tmp_path: Path) -> None:
+    spool = AttemptSpool(tmp_path, 1, 1, SpoolBudget(200_000))
+    write(spool, "stdout", (b"z" * 99 + b"\n") * 5_000)  # 500 kB into a 200 kB budget
+    spool.close()
+    chunks = spool.unsent(1 << 40)
+    markers = [chunk for chunk in chunks if "output dropped: spool full" in chunk["data"]]
+    assert markers and markers[0]["seq"] == 0  # the oldest went first
+    kept = sum(len(chunk["data"]) for chunk in chunks if chunk not in markers)
+    assert kept <= 200_000
+    assert spool.budget.used <= 200_000
+    assert chunks[-1]["data"].endswith("z\n")  # the newest output is kept
+
+
+def test_a_new_life_recovers_the_spool_and_cuts_what_the_process_wrote_since(tmp_path: Path) -> None:
+    budget = SpoolBudget(1 << 30)
+    spool = AttemptSpool(tmp_path, 3, 2, budget)
+    write(spool, "stdout", b"first\n")
+    spool.cut(final=True)
+    write(spool, "stdout", b"second\n")
+    spool.cut(final=True)
+    spool.ack([0])
+    write(spool, "stderr", b"written while the agent was down\n")
+    with open(spool.dir / "index", "a") as index:
+        index.write('{"seq": 9, "stre')  # the previous life died mid-line
+    # the previous life ends without closing anything
+
+    assert list(spooled_attempts(tmp_path)) == [(3, 2)]
+    again = AttemptSpool.recover(tmp_path, 3, 2, SpoolBudget(1 << 30))
+    assert again.acked_through == 0
+    assert [(c["seq"], c["stream"], c["data"]) for c in again.unsent(1 << 40)] == [
+        (1, "stdout", "second\n"),
+        (2, "stderr", "written while the agent was down\n"),
+    ]
+    assert again.closed
+    assert again.budget.used == len("second\n") + len("written while the agent was down\n")
+    # The torn line is gone, so a third life reads the same index.
+    third = AttemptSpool.recover(tmp_path, 3, 2, SpoolBudget(1 << 30))
+    assert third.next_seq == 3
+
+
+def test_remove_deletes_the_attempt_and_returns_its_budget(spool: AttemptSpool) -> None:
+    write(spool, "stdout", b"bye\n")
+    spool.close()
+    assert spool.budget.used == 4
+    spool.remove()
+    assert not spool.dir.exists()
+    assert spool.budget.used == 0
