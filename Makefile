@@ -47,8 +47,8 @@ test-frontend: venv $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
 	@if [ -f frontend/package.json ]; then cd frontend && npm run --silent test && npm run --silent e2e; \
 	else echo "frontend/ has no app yet: skipping front-end tests"; fi
 
-bench: venv
-	$(PY) bench/run_all.py
+bench: venv frontend
+	$(PY) bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf var frontend/dist

@@ -2,7 +2,8 @@
 
 Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
 SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
-SCHEDULER_STATE_DIR); capacity defaults to what psutil reports for this machine.
+SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB); capacity defaults to what psutil reports for this
+machine.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import psutil
 
+DEFAULT_SPOOL_MAX_MIB = 1024
 NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 
 
@@ -33,8 +35,7 @@ class AgentConfig:
     labels: dict[str, str] = field(default_factory=dict)
     state_dir: Path = Path(".")
     carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
-    spool_max_bytes: int = 1024 * 1024 * 1024
-
+    spool_max_bytes: int = DEFAULT_SPOOL_MAX_MIB * 1024 * 1024
 
 
 def parse_labels(raw: str | None) -> dict[str, str]:
@@ -59,13 +60,13 @@ def parse_cores(raw: str) -> int:
     return int(cores * 1000)
 
 
-def parse_mib(raw: str) -> int:
+def parse_mib(raw: str, option: str = "--mem") -> int:
     try:
         mib = int(raw)
     except ValueError:
-        raise ConfigError(f"--mem: {raw!r} is not a whole number of MiB") from None
+        raise ConfigError(f"{option}: {raw!r} is not a whole number of MiB") from None
     if mib <= 0:
-        raise ConfigError(f"--mem: {raw!r} must be positive")
+        raise ConfigError(f"{option}: {raw!r} must be positive")
     return mib
 
 
@@ -83,6 +84,7 @@ def build_config(
     mem: str | None = None,
     labels: str | None = None,
     state_dir: str | None = None,
+    spool_max_mib: str | None = None,
     env: dict[str, str] | None = None,
 ) -> AgentConfig:
     """Options first, then the environment, then what the machine reports."""
@@ -94,6 +96,7 @@ def build_config(
     mem = mem or env.get("SCHEDULER_NODE_MEM")
     labels = labels if labels is not None else env.get("SCHEDULER_NODE_LABELS")
     state_dir = state_dir or env.get("SCHEDULER_STATE_DIR")
+    spool_max_mib = spool_max_mib or env.get("SCHEDULER_SPOOL_MAX_MIB")
     masters = tuple(url.strip().rstrip("/") for url in (master or "").split(",") if url.strip())
     if not masters or not all(re.match(r"^https?://[^/\s]+$", url) for url in masters):
         raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port "
@@ -111,4 +114,6 @@ def build_config(
         labels=parse_labels(labels),
         state_dir=Path(state_dir) if state_dir else default_state_dir(name),
         carved=bool(cpu or mem),
+        spool_max_bytes=(parse_mib(spool_max_mib, "--spool-max-mib") if spool_max_mib
+                         else DEFAULT_SPOOL_MAX_MIB) * 1024 * 1024,
     )

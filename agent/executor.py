@@ -234,9 +234,9 @@ class Executor:
         self._finish(running)
 
     def _finish(self, running: RunningTask) -> None:
-        with self._lock:
-            running.done = True
-            self.tasks.pop(running.key, None)
+        # The task stays in `tasks` (exited) until `on_exit` has recorded its end: at every moment
+        # the agent holds the attempt either as running or as ended, so a desired state answered
+        # meanwhile can never make it look lost.
         try:
             running.spool.close()  # the rest of the output, to its last byte
         except OSError:
@@ -247,6 +247,9 @@ class Executor:
                                        "exit_code": running.exit_code, "reason": running.exit_reason})
         _safely(self.on_reaped, running.pid)
         _safely(self.on_exit, running)
+        with self._lock:
+            running.done = True
+            self.tasks.pop(running.key, None)
 
     def _tick(self) -> None:
         now = time.monotonic()

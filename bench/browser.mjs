@@ -350,9 +350,10 @@ async function main() {
   const { url: base, username, password } = cluster.ready
   console.log(`# cluster at ${base}; ${RATE} lines/s for ${SECONDS} s; history ${HISTORY} lines`)
   console.log(`# load average before: ${(await import('node:os')).loadavg().map((x) => x.toFixed(2)).join(' ')} (the machine's other work shows in wall-clock figures)`)
-  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...CHROMIUM_ARGS, '--enable-precise-memory-info', '--disable-features=LocalNetworkAccessChecks'] })
   const results = {}
+  let browser = null
   try {
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: [...CHROMIUM_ARGS, '--enable-precise-memory-info', '--disable-features=LocalNetworkAccessChecks'] })
     const context = await browser.newContext({ viewport: { width: 1440, height: 900 } })
     const signer = await context.newPage()
     await signer.goto(`${base}/login`)
@@ -387,7 +388,7 @@ async function main() {
       results.million = million
     }
   } finally {
-    await browser.close()
+    await browser?.close()
     await stopCluster(cluster)
   }
   if (process.env.BENCH_JSON) {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cluster, percentile
+from bench.harness import cluster, percentile, write_json
 
 
 def one_run(c) -> float:
@@ -51,6 +51,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fast-only", action="store_true")
     parser.add_argument("--default-only", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
     rows = []
     if not args.fast_only:
@@ -61,6 +62,9 @@ def main() -> None:
     print(f"{'timers (hb / unhealthy / offline)':34} {'target s':>9} {'min s':>7} {'p50 s':>7} {'max s':>7}")
     for label, target, values in rows:
         print(f"{label:34} {target:9.1f} {min(values):7.2f} {percentile(values, 50):7.2f} {max(values):7.2f}")
+    if args.json:
+        write_json(args.json, [{"timers": label, "target_s": target, "max_s": max(values),
+                                "p50_s": percentile(values, 50)} for label, target, values in rows])
 
 
 if __name__ == "__main__":

@@ -117,6 +117,11 @@ def fresh_postgres(url: str) -> str:
     return url
 
 
+def write_json(path: str, figures: object) -> None:
+    """A benchmark's figures for `bench/run_all.py`."""
+    Path(path).write_text(json.dumps(figures, indent=2, default=str))
+
+
 def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:

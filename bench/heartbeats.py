@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.harness import PYTHON, free_port, fresh_postgres, percentile  # noqa: E402
+from bench.harness import PYTHON, free_port, fresh_postgres, percentile, write_json  # noqa: E402
 
 INTERVAL = 3.0
 HEARTBEAT = json.dumps({"type": "heartbeat", "cpu_usage": 12.5, "mem_usage": 40.0})
@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mini_scheduler_heartbeats")
     parser.add_argument("--log-dir", default="/tmp")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
     args.steps = [int(step) for step in args.steps.split(",")]
     url = fresh_postgres(args.database_url)
@@ -210,6 +211,10 @@ def main() -> None:
         print(f"{nodes:7d} {rate:8.0f} {p50:7.1f} {p99:7.1f} {worst:7.1f} {unhealthy:9d} {errors:6d} "
               f"{lag:11.1f} {'yes' if ok else 'no':>5}")
     print(f"largest node count held: {max(held) if held else 0} (target 10,000)")
+    if args.json:
+        write_json(args.json, {"held": max(held) if held else 0, "steps": [
+            {"nodes": nodes, "p50_ms": p50, "p99_ms": p99, "unhealthy": unhealthy, "holds": ok}
+            for nodes, _, p50, p99, _, unhealthy, _, _, ok in rows]})
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cluster, fresh_postgres, percentile
+from bench.harness import cluster, fresh_postgres, percentile, write_json
 
 
 def seconds(iso: str) -> float:
@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--postgres", help="also measure on this PostgreSQL URL (its database is recreated)")
     parser.add_argument("--redis", help="Redis URL for the PostgreSQL run")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
     configs = [("SQLite + in-memory", None, None)]
     if args.postgres:
@@ -79,6 +80,9 @@ def main() -> None:
     for label, p50, p99, worst, burst, medians in rows:
         print(f"{label:22} {p50:8.1f} {p99:8.1f} {worst:8.1f} {burst:8.2f} {args.burst / burst:8.1f}"
               f"   {medians[0]:.1f} / {medians[1]:.1f} / {medians[2]:.1f}")
+    if args.json:
+        write_json(args.json, [{"configuration": label, "p50_ms": p50, "p99_ms": p99, "max_ms": worst,
+                                "burst": args.burst, "burst_s": burst} for label, p50, p99, worst, burst, _ in rows])
 
 
 if __name__ == "__main__":

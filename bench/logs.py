@@ -31,7 +31,7 @@ import websocket
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import cluster, fresh_postgres
+from bench.harness import cluster, fresh_postgres, write_json
 
 
 def workloads(lines: int) -> dict[str, str]:
@@ -129,6 +129,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each (best runtime; worst store time)")
     parser.add_argument("--postgres", help="also on this PostgreSQL URL (its database is recreated)")
     parser.add_argument("--redis", help="Redis URL for the PostgreSQL run")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
     configs = [("SQLite + in-memory", None, None)]
     if args.postgres:
@@ -155,6 +156,11 @@ def main() -> None:
               f"{r['stored_after']:14.2f} {r['mb_s']:8.1f} {r['lines_s']:11,.0f} {r['agent_ms_mb']:15.1f} "
               f"{r['master_ms_mb']:6.1f} "
               f"{('yes' if r['complete'] else 'NO') + ' (' + format(r['lines'], ',') + ')':>26}")
+
+    if args.json:
+        write_json(args.json, {"lines": args.lines,
+                               "rows": [{"configuration": label, **{k: v for k, v in r.items() if k != "started"}}
+                                        for label, r in rows]})
 
 
 if __name__ == "__main__":

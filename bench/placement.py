@@ -29,6 +29,8 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import write_json  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mini_scheduler_bench"
 TARGET_RATE = 5000
 SEED = 20261124
@@ -212,6 +214,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="rounds of each configuration; the median is reported")
     parser.add_argument("--redis", metavar="URL", default="",
                         help="also measure PostgreSQL with a Redis channel layer (e.g. redis://127.0.0.1:6379/3)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     parser.add_argument("--child", metavar="DATABASE_URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -264,6 +267,9 @@ def main() -> None:
         exponent = math.log(last["seconds"] / first["seconds"]) / math.log(last["nodes"] / first["nodes"])
         print(f"  scaling: time ~ nodes^{exponent:.2f} from {first['nodes']} to {last['nodes']} nodes "
               "(fixed per-call overhead dominates small clusters; the vector work grows linearly)")
+    if args.json:
+        write_json(args.json, {"nodes": args.nodes, "tasks": args.tasks, "median_rate": median,
+                               "decisions_us": {row["nodes"]: row["seconds"] * 1e6 for row in decisions}})
 
 
 if __name__ == "__main__":

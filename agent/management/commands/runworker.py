@@ -24,12 +24,15 @@ class Command(BaseCommand):
         parser.add_argument("--state-dir", help="where the agent keeps its identity, process records and "
                                                 "output spool (SCHEDULER_STATE_DIR; default: "
                                                 "~/.local/state/mini-scheduler/NAME)")
+        parser.add_argument("--spool-max-mib", help="disk for output the master has not yet acknowledged "
+                                                    "(SCHEDULER_SPOOL_MAX_MIB; default: 1024)")
 
     def handle(self, *args, **options) -> None:
         try:
             config = build_config(
                 master=options["master"], join_token=options["join_token"], name=options["name"],
                 cpu=options["cpu"], mem=options["mem"], labels=options["labels"], state_dir=options["state_dir"],
+                spool_max_mib=options["spool_max_mib"],
             )
         except ConfigError as error:
             raise CommandError(str(error)) from None
