@@ -39,6 +39,7 @@ VERSION = "1"
 SEND_BYTES_PER_FRAME = 256 * 1024
 MAX_CHUNKS_IN_FLIGHT = 256
 REPORT_RESEND_AFTER = 2.0
+START_REPORT_DUE = float("-inf")  # an unconfirmed start's "sent at" when it must go out at once
 REPORT_MAX_WAIT_FOR_LOGS = 30.0  # an end report waits for its output to be stored, at most this long
 REMEMBERED_ATTEMPTS = 10_000
 
@@ -278,6 +279,8 @@ class Agent:
         with self.lock:
             for spool in self.spools.values():
                 spool.rewind()
+            for key in self.unconfirmed_starts:  # a start report lost with the old connection
+                self.unconfirmed_starts[key] = START_REPORT_DUE
             for ended in self.ended.values():
                 ended.sent_at = None
         self.link.send({"type": "sync"})
@@ -409,10 +412,14 @@ class Agent:
         log.info("task started", extra={"task": spec.task, "attempt": spec.attempt, "pid": running.pid})
         with self.lock:
             self.unconfirmed_starts[key] = time.monotonic()
-        self.link.send({"type": "report", "reports": [
+        sent = self.link.send({"type": "report", "reports": [
             {"task": spec.task, "attempt": spec.attempt, "state": "running", "pid": running.pid,
              "at": running.started_at},
         ]})
+        if not sent:  # not connected yet: the shipper sends it first thing once connected
+            with self.lock:
+                if key in self.unconfirmed_starts:
+                    self.unconfirmed_starts[key] = START_REPORT_DUE
 
     def _on_exit(self, running: RunningTask) -> None:
         """Executor thread: record the end; the shipper reports it once the output is delivered."""
@@ -467,12 +474,16 @@ class Agent:
             self.shipper_wake.clear()
             if not self.link.connected.is_set():
                 continue
-            self._ship_logs()
+            # Reports first: a task's start reaches the master before its first output does.
             reports = self._reports(for_heartbeat=False)
             if reports and not self.link.send({"type": "report", "reports": reports}):
                 with self.lock:
                     for ended in self.ended.values():
                         ended.sent_at = None
+                    for key in self.unconfirmed_starts:
+                        self.unconfirmed_starts[key] = START_REPORT_DUE
+                continue
+            self._ship_logs()
 
     def _ship_logs(self) -> None:
         with self.lock:
