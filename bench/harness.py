@@ -35,20 +35,33 @@ class Cluster:
     api: requests.Session
     pid: int = 0  # the `manage.py demo` process; its children are the cluster's processes
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU seconds (user + system) used so far by each role: master, agent, sweeper."""
+    def processes(self) -> dict[str, list]:
+        """The cluster's processes by role: master, agent, sweeper (psutil.Process objects)."""
         import psutil
 
-        used: dict[str, float] = {}
+        roles: dict[str, list] = {}
         for child in psutil.Process(self.pid).children(recursive=True):
             try:
                 line = " ".join(child.cmdline())
-                times = child.cpu_times()
             except psutil.Error:
                 continue
             role = "agent" if "runworker" in line else "sweeper" if "sweepnodes" in line else \
                 "master" if "daphne" in line or "asgi" in line else None
             if role:
+                roles.setdefault(role, []).append(child)
+        return roles
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds (user + system) used so far by each role: master, agent, sweeper."""
+        import psutil
+
+        used: dict[str, float] = {}
+        for role, processes in self.processes().items():
+            for process in processes:
+                try:
+                    times = process.cpu_times()
+                except psutil.Error:
+                    continue
                 used[role] = used.get(role, 0.0) + times.user + times.system
         return used
 

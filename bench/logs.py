@@ -46,6 +46,22 @@ def workloads(lines: int) -> dict[str, str]:
     }
 
 
+def pin_cluster(c) -> None:
+    """Master side on CPU 0, the agent (and every task it starts from now on) on CPU 1."""
+    import os
+
+    import psutil
+
+    for role, processes in c.processes().items():
+        for process in processes:
+            for thread in process.threads():  # affinity is per thread on Linux
+                try:
+                    psutil.Process(thread.id).cpu_affinity([1] if role == "agent" else [0])
+                except psutil.Error:
+                    pass  # the thread ended meanwhile
+    os.sched_setaffinity(0, {0})
+
+
 def self_timed(c, task_id: int) -> float:
     """The runtime the command printed to its stderr (stored in its log)."""
     stored = c.api.get(f"{c.url}/api/v1/tasks/{task_id}/logs/raw", timeout=120).text
@@ -129,15 +145,22 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each (best runtime; worst store time)")
     parser.add_argument("--postgres", help="also on this PostgreSQL URL (its database is recreated)")
     parser.add_argument("--redis", help="Redis URL for the PostgreSQL run")
+    parser.add_argument("--pin", action="store_true",
+                        help="also run with the master, the sweeper and this script on CPU 0 and the agent (so its "
+                             "tasks) on CPU 1: a worker machine whose master runs elsewhere")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
-    configs = [("SQLite + in-memory", None, None)]
+    configs = [("SQLite + in-memory", None, None, False)]
     if args.postgres:
-        configs.append(("PostgreSQL + Redis" if args.redis else "PostgreSQL", args.postgres, args.redis))
+        configs.append(("PostgreSQL + Redis" if args.redis else "PostgreSQL", args.postgres, args.redis, False))
+    if args.pin:
+        configs.append(("SQLite, pinned", None, None, True))
     jobs = workloads(args.lines)
     rows = []
-    for label, db, redis in configs:
+    for label, db, redis, pin in configs:
         with cluster(agents="n1:2:4096", database_url=fresh_postgres(db) if db else None, redis_url=redis) as c:
+            if pin:
+                pin_cluster(c)
             for name, command in jobs.items():
                 to_file, logged = [], []
                 for _ in range(args.rounds):
