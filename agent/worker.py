@@ -412,14 +412,11 @@ class Agent:
         log.info("task started", extra={"task": spec.task, "attempt": spec.attempt, "pid": running.pid})
         with self.lock:
             self.unconfirmed_starts[key] = time.monotonic()
-        sent = self.link.send({"type": "report", "reports": [
+        # Not connected (or the send fails and drops the link): `_on_connect` makes it due again.
+        self.link.send({"type": "report", "reports": [
             {"task": spec.task, "attempt": spec.attempt, "state": "running", "pid": running.pid,
              "at": running.started_at},
         ]})
-        if not sent:  # not connected yet: the shipper sends it first thing once connected
-            with self.lock:
-                if key in self.unconfirmed_starts:
-                    self.unconfirmed_starts[key] = START_REPORT_DUE
 
     def _on_exit(self, running: RunningTask) -> None:
         """Executor thread: record the end; the shipper reports it once the output is delivered."""
@@ -480,8 +477,6 @@ class Agent:
                 with self.lock:
                     for ended in self.ended.values():
                         ended.sent_at = None
-                    for key in self.unconfirmed_starts:
-                        self.unconfirmed_starts[key] = START_REPORT_DUE
                 continue
             self._ship_logs()
 

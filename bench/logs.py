@@ -20,18 +20,15 @@ side by side in one run:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import threading
 import time
 from datetime import datetime
 from pathlib import Path
 
-import websocket
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.harness import cluster, fresh_postgres, write_json
+from tests import wsclient
 
 
 def workloads(lines: int) -> dict[str, str]:
@@ -62,10 +59,13 @@ def pin_cluster(c) -> None:
     os.sched_setaffinity(0, {0})
 
 
-def self_timed(c, task_id: int) -> float:
+def stored_log(c, task_id: int) -> str:
+    return c.api.get(f"{c.url}/api/v1/tasks/{task_id}/logs/raw", timeout=120).text
+
+
+def self_timed(log_text: str) -> float:
     """The runtime the command printed to its stderr (stored in its log)."""
-    stored = c.api.get(f"{c.url}/api/v1/tasks/{task_id}/logs/raw", timeout=120).text
-    return int(stored.split("runtime_ns=")[1].split()[0]) / 1e9
+    return int(log_text.split("runtime_ns=")[1].split()[0]) / 1e9
 
 
 def runtime_to_file(c, command: str) -> float:
@@ -76,35 +76,27 @@ def runtime_to_file(c, command: str) -> float:
     done = c.wait(task["id"], {"SUCCEEDED", "FAILED"}, timeout=600)
     if done["status"] != "SUCCEEDED":
         raise RuntimeError(f"the baseline task failed: {done}")
-    return self_timed(c, task["id"])
+    return self_timed(stored_log(c, task["id"]))
 
 
-class Subscriber:
+class Subscriber(wsclient.Subscriber):
+    """Keeps the figures of log frames (and stdout text) rather than every frame."""
+
     def __init__(self, url: str, token: str, task_id: int) -> None:
-        self.ws = websocket.create_connection(url.replace("http", "ws", 1) + f"/ws/tasks/{task_id}/logs/",
-                                              header=[f"Authorization: Token {token}"], timeout=120)
         self.stdout, self.bytes, self.seqs = [], 0, []
         self.first = self.last = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(wsclient.log_url(url, task_id), token, timeout=120)
 
-    def _run(self) -> None:
-        while True:
-            try:
-                text = self.ws.recv()
-            except Exception:
-                return
-            if not text:
-                return
-            frame = json.loads(text)
-            if frame["type"] == "log":
-                now = time.monotonic()
-                self.first = self.first or now
-                self.last = now
-                self.bytes += len(frame["data"].encode())
-                self.seqs.append(frame["seq"])
-                if frame["stream"] == "stdout":
-                    self.stdout.append(frame["data"])
+    def on_frame(self, frame: dict) -> None:
+        if frame["type"] != "log":
+            return
+        now = time.monotonic()
+        self.first = self.first or now
+        self.last = now
+        self.bytes += len(frame["data"].encode())
+        self.seqs.append(frame["seq"])
+        if frame["stream"] == "stdout":
+            self.stdout.append(frame["data"])
 
 
 def measure(c, name: str, command: str, lines: int) -> dict:
@@ -116,8 +108,8 @@ def measure(c, name: str, command: str, lines: int) -> dict:
     # end (the agent's timestamp, finished_at) to the task being SUCCEEDED, all lines were stored.
     done = c.wait(task["id"], {"SUCCEEDED", "FAILED"}, timeout=600)
     stored_after = time.time() - datetime.fromisoformat(done["finished_at"].replace("Z", "+00:00")).timestamp()
-    stored = c.api.get(f"{c.url}/api/v1/tasks/{task['id']}/logs/raw", timeout=120).text
-    runtime = self_timed(c, task["id"])
+    stored = stored_log(c, task["id"])
+    runtime = self_timed(stored)
     deadline = time.monotonic() + 120
     while subscriber.bytes < len(stored.encode()) and time.monotonic() < deadline:
         time.sleep(0.05)

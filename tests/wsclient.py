@@ -15,9 +15,9 @@ def log_url(master: str, task_id: int, query: str = "") -> str:
 class Subscriber:
     """A WebSocket log subscriber collecting frames in a thread."""
 
-    def __init__(self, url: str, token: str) -> None:
-        self.ws = websocket.create_connection(url, header=[f"Authorization: Token {token}"], timeout=10)
+    def __init__(self, url: str, token: str, *, timeout: float = 10) -> None:
         self.frames: list[dict] = []
+        self.ws = websocket.create_connection(url, header=[f"Authorization: Token {token}"], timeout=timeout)
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
@@ -29,7 +29,10 @@ class Subscriber:
                 return
             if not text:
                 return
-            self.frames.append(json.loads(text))
+            self.on_frame(json.loads(text))
+
+    def on_frame(self, frame: dict) -> None:
+        self.frames.append(frame)
 
     def logs(self) -> list[dict]:
         return [f for f in self.frames if f["type"] == "log"]
