@@ -12,19 +12,34 @@ function setup(extra: Parameters<typeof useLogBuffer>[0] = {}) {
 }
 
 describe('useLogBuffer', () => {
-  it('applies pushed chunks only on the next animation frame, in one flush', () => {
+  it('applies the first chunk into an empty buffer at once, so the first lines paint a frame sooner', () => {
     const { frames, buffer } = setup()
-    const v0 = buffer.version.value
     buffer.push(chunk(0, 'a\nb\n'))
+    expect(buffer.lines.value).toBe(2)
+    expect(buffer.flushes.value).toBe(1)
+    expect(frames.pending).toBe(0)
     buffer.push(chunk(1, 'c\n'))
-    buffer.push(chunk(2, 'd\n'))
-    expect(buffer.lines.value).toBe(0)
-    expect(buffer.store.size).toBe(0)
+    expect(buffer.lines.value).toBe(2) // the next ones wait for a frame
+    expect(frames.pending).toBe(1)
+    buffer.reset(2) // a new attempt starts empty: its first chunk is again applied at once
+    buffer.push(chunk(0, 'x\n', 'stdout', 2))
+    expect(buffer.lines.value).toBe(1)
+  })
+
+  it('applies chunks after the first only on the next animation frame, in one flush', () => {
+    const { frames, buffer } = setup()
+    buffer.push(chunk(0, 'first\n'))
+    const v0 = buffer.version.value
+    buffer.push(chunk(1, 'a\nb\n'))
+    buffer.push(chunk(2, 'c\n'))
+    buffer.push(chunk(3, 'd\n'))
+    expect(buffer.lines.value).toBe(1)
+    expect(buffer.store.size).toBe(1)
     expect(frames.pending).toBe(1) // one frame requested for the three chunks
     frames.frame()
-    expect(buffer.lines.value).toBe(4)
+    expect(buffer.lines.value).toBe(5)
     expect(buffer.version.value).toBe(v0 + 1)
-    expect(buffer.flushes.value).toBe(1)
+    expect(buffer.flushes.value).toBe(2)
     expect(frames.pending).toBe(0)
   })
 
@@ -54,7 +69,7 @@ describe('useLogBuffer', () => {
   it('spreads a burst over several frames when it exceeds the time budget', () => {
     let t = 0
     const { frames, buffer } = setup({ now: () => t, budgetMs: 8 })
-    for (let i = 0; i < 10; i++) buffer.push(chunk(i, `line ${i}\n`))
+    for (let i = 0; i < 10; i++) buffer.push(chunk(i, `line ${i}\n`)) // line 0 is applied at once
     // every chunk "costs" 3 ms: three fit in one frame's 8 ms budget
     const origAppend = buffer.store.append.bind(buffer.store)
     buffer.store.append = (s, d, ts) => {
@@ -62,7 +77,7 @@ describe('useLogBuffer', () => {
       return origAppend(s, d, ts)
     }
     frames.frame()
-    expect(buffer.lines.value).toBe(3)
+    expect(buffer.lines.value).toBe(4)
     expect(frames.pending).toBe(1) // the rest is scheduled
     frames.frame()
     frames.frame()
@@ -99,16 +114,17 @@ describe('useLogBuffer', () => {
     vi.useFakeTimers()
     try {
       const { frames, buffer } = setup({ fallbackMs: 500 })
-      buffer.push(chunk(0, 'a\n'))
+      buffer.push(chunk(0, 'first\n')) // applied at once
+      buffer.push(chunk(1, 'a\n'))
       vi.advanceTimersByTime(499)
-      expect(buffer.lines.value).toBe(0)
-      vi.advanceTimersByTime(1)
       expect(buffer.lines.value).toBe(1)
+      vi.advanceTimersByTime(1)
+      expect(buffer.lines.value).toBe(2)
       expect(frames.pending).toBe(0) // the frame request was withdrawn
-      buffer.push(chunk(1, 'b\n'))
+      buffer.push(chunk(2, 'b\n'))
       frames.frame() // frames again: no timer flush on top
       vi.advanceTimersByTime(1000)
-      expect(buffer.flushes.value).toBe(2)
+      expect(buffer.flushes.value).toBe(3)
     } finally {
       vi.useRealTimers()
     }

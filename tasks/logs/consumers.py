@@ -24,8 +24,11 @@ from tasks.logs.store import chunk_message, newest_attempt, read_chunks
 from tasks.models import Task
 from tasks.presenters import task_summary
 
-HISTORY_PAGE = 1000
-FIRST_PAGE = 32  # a small first page so a viewer paints the start of a long history at once
+# History is read in pages that grow fourfold from one chunk (at most 64 KiB, more than a screen):
+# the first lines leave after a one-row query instead of waiting for megabytes to be read and
+# encoded, and a long history still goes in few queries, none holding more than the largest page.
+FIRST_PAGE = 1
+HISTORY_PAGE = 256
 
 
 def _query_int(scope: dict, name: str) -> int | None:
@@ -98,7 +101,7 @@ class TaskLogConsumer(Consumer):
             await self._send_chunks(page)
             if len(page) < limit:
                 return
-            limit = HISTORY_PAGE
+            limit = min(limit * 4, HISTORY_PAGE)
 
     async def _follow_attempt(self, attempt: int) -> None:
         if self.pinned or attempt <= self.attempt:

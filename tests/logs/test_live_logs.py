@@ -68,6 +68,22 @@ def test_resume_from_a_sequence_number(cluster):
     resumed.close()
 
 
+def test_a_long_history_arrives_whole_in_order_across_growing_pages(cluster):
+    # History goes out in pages of 1, 4, 16, 64, 256 chunks: 300 chunks span five pages.
+    cluster.start_agent("worker-1")
+    task = cluster.submit("echo first", cpu=0.5, mem=64)
+    cluster.wait_task(task["id"], "SUCCEEDED")
+    wait_for(lambda: LogChunk.objects.filter(task_id=task["id"]).exists(), what="the first chunk stored")
+    LogChunk.objects.bulk_create(
+        LogChunk(task_id=task["id"], attempt=1, seq=seq, stream=1, data=f"line {seq}\n", ts=0.0) for seq in range(1, 300)
+    )
+    subscriber = Subscriber(ws_url(cluster, task["id"]), cluster.token)
+    wait_for(lambda: len(subscriber.logs()) >= 300, what="300 chunks", explain=lambda: len(subscriber.logs()))
+    assert [f["seq"] for f in subscriber.logs()] == list(range(300))
+    assert subscriber.text() == "first\n" + "".join(f"line {seq}\n" for seq in range(1, 300))
+    subscriber.close()
+
+
 def test_anonymous_and_node_token_subscribers_are_refused(cluster):
     cluster.start_agent("worker-1")
     task = cluster.submit("echo secret", cpu=0.5, mem=64)

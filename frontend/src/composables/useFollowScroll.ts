@@ -112,7 +112,9 @@ export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8
     el.addEventListener('scroll', onScroll, { passive: true })
     for (const type of INPUT_EVENTS) el.addEventListener(type, onInput, { passive: true })
     el.addEventListener('pointerdown', onPointerDown, { passive: true })
-    lastTop = el.scrollTop
+    // a scroller is attached as it mounts, at the top: reading its scrollTop here would force a
+    // layout of the page in the middle of mounting it
+    lastTop = 0
   }
 
   function detach(el: HTMLElement): void {

@@ -5,6 +5,10 @@
  * requestAnimationFrame callback within a time budget, so a burst of chunks never turns into
  * a long task: what does not fit in the budget waits for the next frame. Each drain bumps
  * `version` once, which is all the viewer watches.
+ *
+ * The one exception is the first chunk into an empty buffer: it is applied at once, so the
+ * first lines of a log are painted in the frame after they arrive instead of one frame later
+ * (one chunk is at most 64 KiB: a couple of milliseconds, never a long task).
  */
 
 import { markRaw, ref, shallowRef } from 'vue'
@@ -69,9 +73,14 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   let head = 0
   let frame: number | null = null
   let fallback: ReturnType<typeof setTimeout> | null = null
+  let flushesSinceReset = 0
 
   function schedule(): void {
     if (frame !== null || head >= queue.length) return
+    if (store.size === 0 && flushesSinceReset === 0) {
+      flush()
+      return
+    }
     frame = raf(flush)
     fallback ??= setTimeout(() => {
       fallback = null
@@ -120,6 +129,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     const result: FlushResult = { added: 0, extended: [] }
     if (head >= queue.length) return result
     const started = now()
+    flushesSinceReset++
     while (head < queue.length) {
       const q = queue[head++]
       const c = 'raw' in q ? (JSON.parse(q.raw) as LogChunk) : q
@@ -151,6 +161,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     clearFallback()
     queue = []
     head = 0
+    flushesSinceReset = 0
     store.clear()
     tracker.reset(nextAttempt, after)
     attempt.value = nextAttempt
