@@ -75,7 +75,8 @@ def test_a_long_history_arrives_whole_in_order_across_growing_pages(cluster):
     cluster.wait_task(task["id"], "SUCCEEDED")
     wait_for(lambda: LogChunk.objects.filter(task_id=task["id"]).exists(), what="the first chunk stored")
     LogChunk.objects.bulk_create(
-        LogChunk(task_id=task["id"], attempt=1, seq=seq, stream=1, data=f"line {seq}\n", ts=0.0) for seq in range(1, 300)
+        LogChunk(task_id=task["id"], attempt=1, seq=seq, stream=1, data=f"line {seq}\n", ts=0.0)
+        for seq in range(1, 300)
     )
     subscriber = Subscriber(ws_url(cluster, task["id"]), cluster.token)
     wait_for(lambda: len(subscriber.logs()) >= 300, what="300 chunks", explain=lambda: len(subscriber.logs()))
