@@ -17,7 +17,12 @@ class Subscriber:
 
     def __init__(self, url: str, token: str, *, timeout: float = 10) -> None:
         self.frames: list[dict] = []
-        self.ws = websocket.create_connection(url, header=[f"Authorization: Token {token}"], timeout=timeout)
+        # recv() still decodes text frames strictly as UTF-8 (in C); the library's own validator
+        # is a pure-Python loop that costs about a CPU-second per 8 MB and would make the
+        # subscriber, not the pipeline, the busiest process on a small machine.
+        self.ws = websocket.create_connection(
+            url, header=[f"Authorization: Token {token}"], timeout=timeout, skip_utf8_validation=True
+        )
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
