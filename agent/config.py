@@ -2,8 +2,8 @@
 
 Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
 SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
-SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB); capacity defaults to what psutil reports for this
-machine.
+SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS); capacity defaults to what
+psutil reports for this machine.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class AgentConfig:
     state_dir: Path = Path(".")
     carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_MIB * 1024 * 1024
+    exclusive_cpus: bool = False  # whole-core tasks get CPUs of their own (agent/cpus.py)
 
 
 def parse_labels(raw: str | None) -> dict[str, str]:
@@ -58,6 +59,17 @@ def parse_cores(raw: str) -> int:
     if not cores.is_finite() or cores <= 0:
         raise ConfigError(f"--cpu: {raw!r} must be a positive number of cores")
     return int(cores * 1000)
+
+
+def parse_flag(raw: str | None, option: str) -> bool:
+    if raw is None or raw.strip() == "":
+        return False
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{option}: {raw!r} must be 1/true/yes/on or 0/false/no/off")
 
 
 def parse_mib(raw: str, option: str = "--mem") -> int:
@@ -85,6 +97,7 @@ def build_config(
     labels: str | None = None,
     state_dir: str | None = None,
     spool_max_mib: str | None = None,
+    exclusive_cpus: bool | None = None,
     env: dict[str, str] | None = None,
 ) -> AgentConfig:
     """Options first, then the environment, then what the machine reports."""
@@ -97,6 +110,8 @@ def build_config(
     labels = labels if labels is not None else env.get("SCHEDULER_NODE_LABELS")
     state_dir = state_dir or env.get("SCHEDULER_STATE_DIR")
     spool_max_mib = spool_max_mib or env.get("SCHEDULER_SPOOL_MAX_MIB")
+    if exclusive_cpus is None:
+        exclusive_cpus = parse_flag(env.get("SCHEDULER_EXCLUSIVE_CPUS"), "SCHEDULER_EXCLUSIVE_CPUS")
     masters = tuple(url.strip().rstrip("/") for url in (master or "").split(",") if url.strip())
     if not masters or not all(re.match(r"^https?://[^/\s]+$", url) for url in masters):
         raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port "
@@ -116,4 +131,5 @@ def build_config(
         carved=bool(cpu or mem),
         spool_max_bytes=(parse_mib(spool_max_mib, "--spool-max-mib") if spool_max_mib
                          else DEFAULT_SPOOL_MAX_MIB) * 1024 * 1024,
+        exclusive_cpus=exclusive_cpus,
     )

@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 
 from agent import procfs
+from agent.cpus import CpuPlan, confine_agent, confine_group, spawn_on
 from agent.limits import WATCHDOG_INTERVAL, CgroupV2Memory, SessionWatchdog
 from agent.spool import AttemptSpool
 
@@ -111,8 +112,10 @@ class Executor:
         on_exit: Callable[[RunningTask], None],
         on_spawn: Callable[[int], None] = lambda pgid: None,
         on_reaped: Callable[[int], None] = lambda pgid: None,
+        cpu_plan: CpuPlan | None = None,
     ) -> None:
         self.node_name = node_name
+        self.cpu_plan = cpu_plan  # None: every task and the agent share all CPUs
         self.limiter = limiter
         self.kill_grace = kill_grace
         self.on_output, self.on_exit = on_output, on_exit
@@ -135,9 +138,16 @@ class Executor:
 
     def start(self, spec: TaskSpec, *, spool: AttemptSpool, workdir: Path) -> RunningTask:
         argv = self.limiter.wrap(spec.task, spec.attempt, spec.mem, spec.command)
+        key = (spec.task, spec.attempt)
+        cpus, exclusive = None, False
+        if self.cpu_plan is not None:
+            with self._lock:
+                exclusive = self.cpu_plan.acquire(key, spec.cpu) is not None
+                cpus = self.cpu_plan.cpus_of(key)
         out, err = spool.task_fds()
-        try:
-            process = subprocess.Popen(
+
+        def spawn() -> subprocess.Popen:
+            return subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -147,9 +157,21 @@ class Executor:
                 env=task_environment(spec, self.node_name),
                 close_fds=True,
             )
+
+        try:
+            process = spawn_on(cpus, spawn) if cpus else spawn()
+        except BaseException:
+            if exclusive:
+                self._release_cpus(key)
+            raise
         finally:
             os.close(out)
             os.close(err)
+        if exclusive:
+            log.info("task on CPUs of its own", extra={"task": spec.task, "cpus": sorted(cpus or ())})
+            self._confine_pool()
+        elif self.cpu_plan is not None:
+            confine_agent(self.cpu_plan.pool())  # the pool may have grown while this thread spawned
         self.on_spawn(process.pid)
         running = RunningTask(
             spec=spec, process=process, spool=spool, pidfd=os.pidfd_open(process.pid),
@@ -250,6 +272,27 @@ class Executor:
         with self._lock:
             running.done = True
             self.tasks.pop(running.key, None)
+        self._release_cpus(running.key)
+
+    # -- CPUs (with --exclusive-cpus) ---------------------------------------------------------
+
+    def _release_cpus(self, key: tuple[int, int]) -> None:
+        if self.cpu_plan is None:
+            return
+        with self._lock:
+            released = self.cpu_plan.release(key)
+        if released:
+            self._confine_pool()
+
+    def _confine_pool(self) -> None:
+        """The pool changed: the agent's threads and the tasks without CPUs of their own move onto it."""
+        assert self.cpu_plan is not None
+        with self._lock:
+            pool = self.cpu_plan.pool()
+            shared = [r.pid for r in self.tasks.values() if r.key not in self.cpu_plan.exclusive and not r.done]
+        confine_agent(pool)
+        for pgid in shared:
+            confine_group(pgid, pool)
 
     def _tick(self) -> None:
         now = time.monotonic()

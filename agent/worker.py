@@ -23,6 +23,7 @@ import psutil
 from agent.backoff import Backoff
 from agent.client import MasterClient, Rejected, Unreachable
 from agent.config import AgentConfig
+from agent.cpus import CpuPlan, available_cpus
 from agent.executor import Executor, RunningTask, TaskSpec, process_matches
 from agent.guardian import Guardian
 from agent.limits import memory_limiter
@@ -84,6 +85,7 @@ class Agent:
             node_name=config.name, limiter=self.limiter, kill_grace=5.0,
             on_output=lambda running: self.shipper_wake.set(), on_exit=self._on_exit,
             on_spawn=self.guardian.watch, on_reaped=self.guardian.forget,
+            cpu_plan=CpuPlan(available_cpus()) if config.exclusive_cpus else None,
         )
         self.usage = UsageMeter(carved=config.carved, cpu_millicores=config.cpu_millicores, mem_mib=config.mem_mib)
         self.link = Link(self.masters, token=lambda: self.identity.token if self.identity else None,

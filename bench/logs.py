@@ -20,6 +20,7 @@ side by side in one run:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import datetime
@@ -43,20 +44,20 @@ def workloads(lines: int) -> dict[str, str]:
     }
 
 
-def pin_cluster(c) -> None:
-    """Master side on CPU 0, the agent (and every task it starts from now on) on CPU 1."""
-    import os
-
+def place_cluster(c, *, agent: set[int], master_side: set[int]) -> None:
+    """Affinity of the cluster's processes: the agent's (and so the tasks it starts from now on)
+    and the master side's (master, sweeper, and this script with its subscriber)."""
     import psutil
 
     for role, processes in c.processes().items():
         for process in processes:
             for thread in process.threads():  # affinity is per thread on Linux
                 try:
-                    psutil.Process(thread.id).cpu_affinity([1] if role == "agent" else [0])
+                    psutil.Process(thread.id).cpu_affinity(sorted(agent if role == "agent" else master_side))
                 except psutil.Error:
                     pass  # the thread ended meanwhile
-    os.sched_setaffinity(0, {0})
+    for tid in os.listdir(f"/proc/{os.getpid()}/task"):
+        os.sched_setaffinity(int(tid), master_side)
 
 
 def stored_log(c, task_id: int) -> str:
@@ -142,17 +143,23 @@ def main() -> None:
                              "tasks) on CPU 1: a worker machine whose master runs elsewhere")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
-    configs = [("SQLite + in-memory", None, None, False)]
+    cpus = os.sched_getaffinity(0)
+    configs = [("SQLite + in-memory", None, None, None, {})]
     if args.postgres:
-        configs.append(("PostgreSQL + Redis" if args.redis else "PostgreSQL", args.postgres, args.redis, False))
+        configs.append(("PostgreSQL + Redis" if args.redis else "PostgreSQL", args.postgres, args.redis, None, {}))
+    if len(cpus) >= 2:
+        # the agent hands the task its highest CPU; the master side stays off it, as on another machine
+        configs.append(("exclusive CPUs", None, None, {"agent": cpus, "master_side": cpus - {max(cpus)}},
+                        {"SCHEDULER_EXCLUSIVE_CPUS": "1"}))
     if args.pin:
-        configs.append(("SQLite, pinned", None, None, True))
+        configs.append(("SQLite, pinned", None, None, {"agent": {1}, "master_side": {0}}, {}))
     jobs = workloads(args.lines)
     rows = []
-    for label, db, redis, pin in configs:
-        with cluster(agents="n1:2:4096", database_url=fresh_postgres(db) if db else None, redis_url=redis) as c:
-            if pin:
-                pin_cluster(c)
+    for label, db, redis, placement, env in configs:
+        with cluster(agents="n1:2:4096", database_url=fresh_postgres(db) if db else None, redis_url=redis,
+                     env=env) as c:
+            if placement:
+                place_cluster(c, **placement)
             for name, command in jobs.items():
                 to_file, logged = [], []
                 for _ in range(args.rounds):
@@ -162,6 +169,8 @@ def main() -> None:
                 rows.append((label, {**best, "file": min(to_file),
                                      "complete": all(r["complete"] for r in logged),
                                      "stored_after": max(r["stored_after"] for r in logged)}))
+        for tid in os.listdir(f"/proc/{os.getpid()}/task"):  # the next configuration starts unplaced
+            os.sched_setaffinity(int(tid), cpus)
     print(f"\n{args.lines:,} lines of stdout from one task (1 core, 1 GiB), subscriber connected before it starts")
     print(f"{'configuration':20} {'workload':13} {'under agent s':>13} {'to a file s':>11} {'ratio':>6} "
           f"{'stored after s':>14} {'ws MB/s':>8} {'ws lines/s':>11} {'CPU ms/MB agent':>15} {'master':>6} "

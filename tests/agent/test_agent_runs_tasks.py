@@ -164,3 +164,32 @@ def test_sigterm_requeues_tasks_and_takes_the_node_offline(cluster):
     assert after["status"] == "PENDING" and after["attempt"] == 1
     assert "NodeLeft" in [e["reason"] for e in after["events"]]
     assert "shell=" in cluster.logs_text(task["id"], attempt=1)  # its output was delivered before leaving
+
+
+def _cpu_list(text: str) -> set[int]:
+    """The CPUs of a `Cpus_allowed_list` value, e.g. `0-2,5`."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        cpus.update(range(int(low), int(high or low) + 1))
+    return cpus
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_with_exclusive_cpus_a_whole_core_task_runs_on_a_cpu_of_its_own(cluster):
+    cpus = set(os.sched_getaffinity(0))
+    cluster.start_agent("worker-1", cpu=2, options=("--exclusive-cpus",))
+    show = "grep Cpus_allowed_list /proc/self/status"
+    own = cluster.submit(f"{show}; sleep 2", cpu=1, mem=64)
+    cluster.wait_task(own["id"], "RUNNING")
+    shared = cluster.submit(f"sleep 0.5; {show}; sleep 2.5; {show}", cpu=0.5, mem=64)
+    for task in (shared, own):
+        cluster.wait_task(task["id"], "SUCCEEDED", timeout=30)
+
+    def allowed(task) -> list[set[int]]:
+        text = cluster.api.get(f"{cluster.url}/api/v1/tasks/{task['id']}/logs/raw").text
+        return [_cpu_list(line.split()[-1]) for line in text.splitlines()]
+
+    assert allowed(own) == [{max(cpus)}]
+    # the other task had every CPU but that one while it ran, and all of them after
+    assert allowed(shared) == [cpus - {max(cpus)}, cpus]

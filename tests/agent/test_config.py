@@ -54,3 +54,12 @@ def test_a_bad_option_is_refused_by_name(field: str, value: str, named: str) -> 
 def test_no_join_token_is_refused() -> None:
     with pytest.raises(ConfigError, match="--join-token"):
         build_config(master="http://m:1", join_token=None, name="n1", env={})
+
+
+def test_exclusive_cpus_is_off_by_default_and_set_by_flag_or_environment() -> None:
+    assert not build_config(master=None, join_token=None, name="n1", env=BASE).exclusive_cpus
+    assert build_config(master=None, join_token=None, name="n1", exclusive_cpus=True, env=BASE).exclusive_cpus
+    assert build_config(master=None, join_token=None, name="n1",
+                        env={**BASE, "SCHEDULER_EXCLUSIVE_CPUS": "yes"}).exclusive_cpus
+    with pytest.raises(ConfigError, match="SCHEDULER_EXCLUSIVE_CPUS"):
+        build_config(master=None, join_token=None, name="n1", env={**BASE, "SCHEDULER_EXCLUSIVE_CPUS": "maybe"})

@@ -26,13 +26,17 @@ class Command(BaseCommand):
                                                 "~/.local/state/mini-scheduler/NAME)")
         parser.add_argument("--spool-max-mib", help="disk for output the master has not yet acknowledged "
                                                     "(SCHEDULER_SPOOL_MAX_MIB; default: 1024)")
+        parser.add_argument("--exclusive-cpus", action="store_true", default=None,
+                            help="give each task that asks for whole cores CPUs of its own, the agent and "
+                                 "other tasks share the rest (SCHEDULER_EXCLUSIVE_CPUS=1; default: off, as "
+                                 "several agents on one machine would hand out the same CPUs)")
 
     def handle(self, *args, **options) -> None:
         try:
             config = build_config(
                 master=options["master"], join_token=options["join_token"], name=options["name"],
                 cpu=options["cpu"], mem=options["mem"], labels=options["labels"], state_dir=options["state_dir"],
-                spool_max_mib=options["spool_max_mib"],
+                spool_max_mib=options["spool_max_mib"], exclusive_cpus=options["exclusive_cpus"],
             )
         except ConfigError as error:
             raise CommandError(str(error)) from None
