@@ -145,10 +145,13 @@ REDIS_URL = env_str("REDIS_URL", "")
 if REDIS_URL:
     if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
         raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://.")
+    # channels-redis waits for messages in 5 s blocking pops; redis-py 8 gives up reading after
+    # 5 s by default, which turned every quiet receive into an error that dropped the socket. The
+    # read timeout must outlast the pop (and still notice a Redis that went silent).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 2000, "expiry": 30},
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 2000, "expiry": 30},
         }
     }
 else:

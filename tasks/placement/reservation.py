@@ -38,6 +38,7 @@ class PlacementReport:
     placed: int = 0
     unschedulable: int = 0
     conflicts: int = 0
+    skipped_locked: int = 0  # PENDING tasks another transaction held: not looked at, retry soon
     batches: int = 0
     seconds: float = 0.0
     decision_seconds: list[float] = field(default_factory=list)
@@ -50,15 +51,20 @@ def _snapshot() -> NodeTable:
     return NodeTable([NodeView(*row) for row in rows])
 
 
-def _claim(batch_size: int, after: tuple[int, int] | None) -> list[Task]:
+def _claim(batch_size: int, after: tuple[int, int] | None, report: PlacementReport) -> list[Task]:
     query = Task.objects.filter(status=TaskStatus.PENDING)
     if after is not None:
         priority, task_id = after
         query = query.filter(Q(priority__lt=priority) | Q(priority=priority, id__gt=task_id))
     query = query.order_by("-priority", "id")
-    if connection.features.has_select_for_update_skip_locked:
-        query = query.select_for_update(skip_locked=True, of=("self",))
-    return list(query[:batch_size])
+    if not connection.features.has_select_for_update_skip_locked:
+        return list(query[:batch_size])
+    claimed = list(query.select_for_update(skip_locked=True, of=("self",))[:batch_size])
+    # A task row locked by another transaction (an agent's report on it, a cancel) is skipped,
+    # not waited for; nothing else would bring this pass back to it, so count it for a retry.
+    visible = set(query.values_list("id", flat=True)[:batch_size])
+    report.skipped_locked += len(visible - {task.pk for task in claimed})
+    return claimed
 
 
 def _request(task: Task) -> TaskRequest:
@@ -137,7 +143,7 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
 def _place_batch(batch_size: int, after: tuple[int, int] | None, report: PlacementReport) -> tuple[int, int] | None:
     """Place one batch; returns the queue position to continue from, or None when the queue is done."""
     with transaction.atomic():
-        tasks = _claim(batch_size, after)
+        tasks = _claim(batch_size, after, report)
         if not tasks:
             return None
         _place(tasks, report)

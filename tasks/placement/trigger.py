@@ -1,6 +1,7 @@
 """When placement runs: on request (after a submit commits, when capacity frees, when a node comes
-back), and periodically as a safety net. One background thread per process coalesces requests:
-a burst of submits costs one or two passes, not one each.
+back), again shortly after a pass that had to skip tasks another transaction held, and
+periodically as a safety net (the sweeper's pass). One background thread per process coalesces
+requests: a burst of submits costs one or two passes, not one each.
 
 Processes that do not start the loop (tests, one-off commands) call `place_pending_tasks` directly.
 """
@@ -15,6 +16,8 @@ from django.db import close_old_connections, connections, transaction
 from tasks.placement.reservation import place_pending_tasks
 
 log = logging.getLogger("tasks.placement")
+
+RETRY_SKIPPED_AFTER = 0.1  # seconds: row locks of reports and cancels last milliseconds
 
 
 class PlacementLoop:
@@ -43,7 +46,9 @@ class PlacementLoop:
                 if self._stop.is_set():
                     break
                 try:
-                    place_pending_tasks()
+                    if place_pending_tasks().skipped_locked:
+                        self._stop.wait(RETRY_SKIPPED_AFTER)
+                        self._wake.set()
                 except Exception:
                     log.exception("placement pass failed; retrying on the next request")
                     close_old_connections()

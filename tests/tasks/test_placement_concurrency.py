@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import Count, Sum
 
 from nodes.models import Node
@@ -214,3 +214,37 @@ def test_two_processes_placing_at_once_never_oversubscribe_or_assign_twice(datab
     assert all(r["passes"] > 0 for r in results) and sum(r["placed"] for r in results) > 0, results
     assert_books_and_attempts(placed_by_placers=sum(r["placed"] for r in results), churn=churned)
     assert_nothing_left_that_fits()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_task_row_held_by_another_transaction_is_counted_for_a_retry_then_placed():
+    """SKIP LOCKED passes over a task an agent's report (or a cancel) holds at that instant;
+    the pass says so, so the placement loop comes back for it instead of leaving it PENDING."""
+    on("postgresql")
+    builders.node("n1", cpu=2, mem=2048)
+    task = builders.task(cpu=1, mem=256)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        try:
+            with transaction.atomic():
+                Task.objects.select_for_update().get(pk=task.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_the_row)
+    holder.start()
+    assert locked.wait(10)
+    try:
+        report = place_pending_tasks()
+        assert (report.placed, report.skipped_locked) == (0, 1)
+    finally:
+        release.set()
+        holder.join(10)
+    report = place_pending_tasks()
+    assert (report.placed, report.skipped_locked) == (1, 0)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.ASSIGNED
