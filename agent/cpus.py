@@ -8,7 +8,7 @@ preempted by the agent cutting and shipping its output, nor by its neighbours. A
 pool, as it would without this option. Off by default: several agents on one machine (the demo)
 would each hand out the same CPUs.
 
-`CpuPlan` is the bookkeeping (plain, unit-tested); `spawn_on` and `confine` apply it. A process
+`CpuPlan` is the bookkeeping (plain, unit-tested); `spawn_on` and the `confine_*` functions apply it. A process
 is started on its CPUs by forking from a thread whose own affinity is set to them for the
 duration (affinity is per thread and inherited at fork), so not one instruction of the task runs
 elsewhere. When the pool changes, the agent's threads and the pool's tasks are moved onto it.
@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-import psutil
+from agent import procfs
 
 log = logging.getLogger("agent.cpus")
 
@@ -77,33 +77,21 @@ def spawn_on(cpus: Iterable[int], spawn: Callable[[], T]) -> T:
             os.sched_setaffinity(0, before)
 
 
-def confine_agent(cpus: frozenset[int]) -> None:
-    """Move every thread of this process onto `cpus` (the pool)."""
-    for tid in _tids(os.getpid()):
-        _set(tid, cpus)
-
-
-def confine_group(pgid: int, cpus: frozenset[int]) -> None:
-    """Move every process of a task's group (and their threads) onto `cpus`."""
-    for process in psutil.process_iter(["pid"]):
+def confine_process(cpus: Iterable[int], pid: int | None = None) -> None:
+    """Move every thread of a process (this one by default) onto `cpus`."""
+    try:
+        tids = os.listdir(f"/proc/{os.getpid() if pid is None else pid}/task")
+    except OSError:
+        return  # it ended
+    for tid in tids:
         try:
-            if os.getpgid(process.pid) != pgid:
-                continue
+            os.sched_setaffinity(int(tid), set(cpus))
         except OSError:
-            continue
-        for tid in _tids(process.pid):
-            _set(tid, cpus)
+            pass  # it ended meanwhile
 
 
-def _tids(pid: int) -> list[int]:
-    try:
-        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-    except OSError:
-        return []
-
-
-def _set(tid: int, cpus: frozenset[int]) -> None:
-    try:
-        os.sched_setaffinity(tid, cpus)
-    except OSError:
-        pass  # it ended meanwhile
+def confine_sessions(sessions: set[int], cpus: Iterable[int]) -> None:
+    """Move every process of these tasks' sessions (children and grandchildren too) onto `cpus`."""
+    for figure in procfs.scan_sessions(sessions).values():
+        for pid in figure.pids:
+            confine_process(cpus, pid)

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 
 from agent import procfs
-from agent.cpus import CpuPlan, confine_agent, confine_group, spawn_on
+from agent.cpus import CpuPlan, confine_process, confine_sessions, spawn_on
 from agent.limits import WATCHDOG_INTERVAL, CgroupV2Memory, SessionWatchdog
 from agent.spool import AttemptSpool
 
@@ -171,7 +171,7 @@ class Executor:
             log.info("task on CPUs of its own", extra={"task": spec.task, "cpus": sorted(cpus or ())})
             self._confine_pool()
         elif self.cpu_plan is not None:
-            confine_agent(self.cpu_plan.pool())  # the pool may have grown while this thread spawned
+            confine_process(self.cpu_plan.pool())  # the pool may have grown while this thread spawned
         self.on_spawn(process.pid)
         running = RunningTask(
             spec=spec, process=process, spool=spool, pidfd=os.pidfd_open(process.pid),
@@ -289,10 +289,9 @@ class Executor:
         assert self.cpu_plan is not None
         with self._lock:
             pool = self.cpu_plan.pool()
-            shared = [r.pid for r in self.tasks.values() if r.key not in self.cpu_plan.exclusive and not r.done]
-        confine_agent(pool)
-        for pgid in shared:
-            confine_group(pgid, pool)
+            shared = {r.pid for r in self.tasks.values() if r.key not in self.cpu_plan.exclusive and not r.done}
+        confine_process(pool)
+        confine_sessions(shared, pool)  # a task's session id is its shell's pid
 
     def _tick(self) -> None:
         now = time.monotonic()

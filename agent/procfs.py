@@ -1,4 +1,4 @@
-"""Per-session figures from /proc: resident memory and CPU time of every process of a task.
+"""Per-session figures from /proc: resident memory, CPU time and the processes of a task.
 
 Each task runs in its own session (`setsid`), so the session id names the task and catches its
 children and grandchildren too. One pass over /proc serves every task at once.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -18,7 +18,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 class SessionFigures:
     rss_bytes: int = 0
     cpu_seconds: float = 0.0
-    processes: int = 0
+    pids: list[int] = field(default_factory=list)
 
 
 def parse_stat(text: str) -> tuple[int, int, float] | None:
@@ -55,5 +55,5 @@ def scan_sessions(sessions: set[int]) -> dict[int, SessionFigures]:
         figure = figures[session]
         figure.rss_bytes += rss
         figure.cpu_seconds += cpu
-        figure.processes += 1
+        figure.pids.append(int(entry.name))
     return dict(figures)

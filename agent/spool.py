@@ -164,10 +164,6 @@ class AttemptSpool:
                           + "\n")
         self._index.flush()
 
-    def next_deadline(self) -> float | None:
-        times = [s.since for s in self.streams.values() if s.since is not None]
-        return min(times) + FLUSH_AFTER if times else None
-
     def _finish(self) -> None:
         self.closed = True
         self._index.flush()
@@ -241,9 +237,10 @@ class AttemptSpool:
                 return
             (self.dir / "acked").write_text(str(self.acked_through))
             for seq in range(before + 1, self.acked_through + 1):
-                stream, offset, length, _ = self.chunks.get(seq, ("stdout", 0, 0, 0.0))
-                if seq in self.dropped or not length:
+                where = self.chunks.pop(seq, None)  # acknowledged: never read again
+                if self.dropped.pop(seq, None) is not None or where is None:
                     continue
+                stream, offset, length, _ = where
                 state = self.streams[stream]
                 # Chunks of one stream are contiguous: free up to the end of this one.
                 if punch_hole(state.fd, state.punched, offset + length - state.punched):
@@ -297,10 +294,12 @@ class AttemptSpool:
                     break
                 good += len(line)
                 if "dropped" in entry:
-                    spool.dropped[entry["dropped"]] = entry["length"]
+                    if entry["dropped"] > spool.acked_through:
+                        spool.dropped[entry["dropped"]] = entry["length"]
                     continue
                 seq, stream = entry["seq"], entry["stream"]
-                spool.chunks[seq] = (stream, entry["offset"], entry["length"], entry["ts"])
+                if seq > spool.acked_through:  # acknowledged chunks are never read again
+                    spool.chunks[seq] = (stream, entry["offset"], entry["length"], entry["ts"])
                 spool.next_seq = max(spool.next_seq, seq + 1)
                 spool.streams[stream].cut_at = max(spool.streams[stream].cut_at, entry["offset"] + entry["length"])
             handle.truncate(good)
@@ -308,8 +307,6 @@ class AttemptSpool:
         for seq in range(spool.acked_through + 1, spool.next_seq):
             if seq in spool.chunks and seq not in spool.dropped:
                 budget.charge(spool.chunks[seq][2])
-        for stream in spool.streams.values():  # acknowledged output is no longer needed
-            stream.punched = 0
         spool.sent_through = spool.acked_through
         spool.cut(final=True)
         return spool

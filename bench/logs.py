@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.cpus import confine_process
 from bench.harness import cluster, fresh_postgres, write_json
 from tests import wsclient
 
@@ -47,17 +48,10 @@ def workloads(lines: int) -> dict[str, str]:
 def place_cluster(c, *, agent: set[int], master_side: set[int]) -> None:
     """Affinity of the cluster's processes: the agent's (and so the tasks it starts from now on)
     and the master side's (master, sweeper, and this script with its subscriber)."""
-    import psutil
-
     for role, processes in c.processes().items():
         for process in processes:
-            for thread in process.threads():  # affinity is per thread on Linux
-                try:
-                    psutil.Process(thread.id).cpu_affinity(sorted(agent if role == "agent" else master_side))
-                except psutil.Error:
-                    pass  # the thread ended meanwhile
-    for tid in os.listdir(f"/proc/{os.getpid()}/task"):
-        os.sched_setaffinity(int(tid), master_side)
+            confine_process(agent if role == "agent" else master_side, process.pid)
+    confine_process(master_side)
 
 
 def stored_log(c, task_id: int) -> str:
@@ -169,8 +163,7 @@ def main() -> None:
                 rows.append((label, {**best, "file": min(to_file),
                                      "complete": all(r["complete"] for r in logged),
                                      "stored_after": max(r["stored_after"] for r in logged)}))
-        for tid in os.listdir(f"/proc/{os.getpid()}/task"):  # the next configuration starts unplaced
-            os.sched_setaffinity(int(tid), cpus)
+        confine_process(cpus)  # the next configuration starts unplaced
     print(f"\n{args.lines:,} lines of stdout from one task (1 core, 1 GiB), subscriber connected before it starts")
     print(f"{'configuration':20} {'workload':13} {'under agent s':>13} {'to a file s':>11} {'ratio':>6} "
           f"{'stored after s':>14} {'ws MB/s':>8} {'ws lines/s':>11} {'CPU ms/MB agent':>15} {'master':>6} "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cpus import CpuPlan, spawn_on
+from agent.cpus import CpuPlan, confine_process, spawn_on
 from agent.executor import Executor, RunningTask, TaskSpec
 from agent.limits import SessionWatchdog
 from agent.spool import AttemptSpool, SpoolBudget
@@ -51,11 +51,7 @@ def restore_affinity():
     """The executor confines its own process (here: pytest) to the pool; put it back after."""
     before = os.sched_getaffinity(0)
     yield before
-    for tid in os.listdir(f"/proc/{os.getpid()}/task"):
-        try:
-            os.sched_setaffinity(int(tid), before)
-        except OSError:
-            pass
+    confine_process(before)
 
 
 def _allowed(pid: int) -> set[int]:

@@ -73,11 +73,10 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   let head = 0
   let frame: number | null = null
   let fallback: ReturnType<typeof setTimeout> | null = null
-  let flushesSinceReset = 0
 
   function schedule(): void {
     if (frame !== null || head >= queue.length) return
-    if (store.size === 0 && flushesSinceReset === 0) {
+    if (store.size === 0) {
       flush()
       return
     }
@@ -129,7 +128,6 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     const result: FlushResult = { added: 0, extended: [] }
     if (head >= queue.length) return result
     const started = now()
-    flushesSinceReset++
     while (head < queue.length) {
       const q = queue[head++]
       const c = 'raw' in q ? (JSON.parse(q.raw) as LogChunk) : q
@@ -161,7 +159,6 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     clearFallback()
     queue = []
     head = 0
-    flushesSinceReset = 0
     store.clear()
     tracker.reset(nextAttempt, after)
     attempt.value = nextAttempt
