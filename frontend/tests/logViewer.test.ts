@@ -46,4 +46,24 @@ describe('LogViewer', () => {
     await wrapper.find('[data-testid=log-attempt]').setValue('2')
     expect(wrapper.emitted('pin')?.[0]).toEqual([2])
   })
+
+  it('leaves the scroller alone when an empty buffer is reset (no forced layout before the first lines)', async () => {
+    const { frames, buffer, wrapper } = setup()
+    const el = wrapper.find('[data-testid=log-scroller]').element as HTMLElement
+    let touched = 0
+    Object.defineProperty(el, 'scrollHeight', { configurable: true, get: () => (touched++, 1000) })
+    Object.defineProperty(el, 'scrollTop', { configurable: true, get: () => 0, set: () => void touched++ })
+    await nextTick()
+    touched = 0
+    buffer.reset(2) // what the log socket's status frame does before any line arrives
+    await nextTick()
+    await nextTick()
+    expect(touched).toBe(0)
+    // lines do scroll it (following): the count above could have moved
+    buffer.push({ attempt: 2, seq: 0, stream: 'stdout', data: 'a\nb\n', ts: 0 })
+    frames.frame()
+    await nextTick()
+    await nextTick()
+    expect(touched).toBeGreaterThan(0)
+  })
 })
