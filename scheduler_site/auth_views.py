@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
 from drf_spectacular.utils import extend_schema
@@ -14,7 +16,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from scheduler_site.models import ApiToken
-from scheduler_site.permissions import IsUser
+from scheduler_site.permissions import is_person
 
 
 class CredentialsSerializer(serializers.Serializer):
@@ -35,7 +37,14 @@ def _credentials_user(request: Request):
     return user
 
 
-def _me(user) -> dict:
+SIGNED_OUT = {"authenticated": False, "detail": "Not signed in."}
+
+
+def who_is_signed_in(user: Any) -> dict:
+    """What the dashboard knows of the signed-in user (`SIGNED_OUT` for anyone else): the answer
+    of `GET /auth/me`, also embedded in the dashboard's page so it starts without asking."""
+    if not is_person(user):
+        return dict(SIGNED_OUT)
     return {
         "authenticated": True,
         "username": user.get_username(),
@@ -73,7 +82,7 @@ class LoginView(APIView):
         SessionAuthentication().enforce_csrf(request)  # no login CSRF
         user = _credentials_user(request)
         login(request._request, user)
-        return Response(_me(user))
+        return Response(who_is_signed_in(user))
 
 
 class LogoutView(APIView):
@@ -94,6 +103,4 @@ class MeView(APIView):
     @extend_schema(responses=dict)
     def get(self, request: Request) -> Response:
         get_token(request._request)
-        if not IsUser().has_permission(request, self):
-            return Response({"authenticated": False, "detail": "Not signed in."})
-        return Response(_me(request.user))
+        return Response(who_is_signed_in(request.user))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.permissions import BasePermission
 
 from scheduler_site.authentication import Joiner, NodePrincipal
@@ -22,10 +24,14 @@ def requires(perm: str) -> type[BasePermission]:
     return HasPerm
 
 
+def is_person(user: Any) -> bool:
+    """A signed-in user (session or API token), not a node's or a joining agent's credential."""
+    return bool(user and user.is_authenticated and not isinstance(user, NodePrincipal | Joiner))
+
+
 class IsUser(BasePermission):
     def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and not isinstance(user, NodePrincipal | Joiner))
+        return is_person(request.user)
 
 
 class IsSameNode(BasePermission):

@@ -1,4 +1,8 @@
-/** Who is signed in (Django session). `ensure()` asks the server once; 401 anywhere resets it. */
+/**
+ * Who is signed in (Django session). The page the master serves carries the answer of
+ * `GET /auth/me` (`<script id="session" type="application/json">`), so `ensure()` starts from it;
+ * without it (the Vite dev server) it asks the server once. 401 anywhere resets it.
+ */
 
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
@@ -12,6 +16,12 @@ export const useAuthStore = defineStore('auth', () => {
 
   async function ensure(): Promise<Me | null> {
     if (checked.value) return me.value
+    const embedded = takeEmbeddedSession()
+    if (embedded) {
+      me.value = embedded.authenticated === false ? null : embedded
+      checked.value = true
+      return me.value
+    }
     try {
       const answer = await api.me()
       me.value = answer.authenticated === false ? null : answer
@@ -46,3 +56,16 @@ export const useAuthStore = defineStore('auth', () => {
 
   return { me, checked, error, ensure, login, logout, expired }
 })
+
+/** The session answer embedded in the page, read once (a later check asks the server). */
+export function takeEmbeddedSession(doc: Document = document): Me | null {
+  const el = doc.getElementById('session')
+  if (!el) return null
+  el.remove()
+  try {
+    const value = JSON.parse(el.textContent ?? '') as Me
+    return value && typeof value.authenticated === 'boolean' ? value : null
+  } catch {
+    return null
+  }
+}
