@@ -72,3 +72,18 @@ export function usageColour(pct: number | null): string {
   const light = 22 + 14 * p
   return `hsl(${hue.toFixed(0)} 70% ${light.toFixed(0)}%)`
 }
+
+// C0 controls but tab and newline, DEL, C1 controls, and the bidirectional overrides/isolates
+const HIDDEN = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * A command as text that shows every character it holds: control characters (an ESC of an
+ * ANSI colour, a carriage return that would hide what precedes it, a bidi override that would
+ * reorder it) are written as `\xNN` / `\uNNNN` escapes; tabs and newlines stay as they are.
+ */
+export function visibleCommand(text: string): string {
+  return text.replace(HIDDEN, (c) => {
+    const code = c.charCodeAt(0)
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
+  })
+}

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest'
+import { visibleCommand } from '../src/lib/format'
+
+describe('visibleCommand', () => {
+  it('writes control characters as escapes and keeps tabs and newlines', () => {
+    expect(visibleCommand('echo "\x1b[32mgreen\x1b[0m"\n\tdone')).toBe('echo "\\x1b[32mgreen\\x1b[0m"\n\tdone')
+  })
+
+  it('shows what a carriage return or a bidi override would hide or reorder', () => {
+    expect(visibleCommand('rm -rf /tmp/x\rls')).toBe('rm -rf /tmp/x\\x0dls')
+    expect(visibleCommand('echo \u202eevil')).toBe('echo \\u202eevil')
+    expect(visibleCommand('a\x7fb\u0085c')).toBe('a\\x7fb\\x85c')
+  })
+
+  it('leaves ordinary text, quotes and non-ASCII letters alone', () => {
+    const text = `python3 -c 'print("héllo, 世界")' | grep -v "x" > /dev/null`
+    expect(visibleCommand(text)).toBe(text)
+  })
+})
