@@ -189,10 +189,24 @@ function mainThreadTasks(traceBuffer) {
   }
 }
 
-async function openViewer(context, base, kind, id, heldTarget = null) {
+/** A new page with the probe installed; with `heldTarget`, `page.held` settles once it holds that many lines. */
+async function probedPage(context, heldTarget = null) {
   const page = await context.newPage()
   await page.addInitScript(PROBE, { heldTarget })
   if (heldTarget !== null) page.held = new Promise((ok) => page.on('console', (msg) => msg.text() === 'bench:held' && ok()))
+  return page
+}
+
+async function waitHeld(page, what, ms = 120_000) {
+  let timer
+  const timeout = new Promise((ok) => (timer = setTimeout(() => ok('timeout'), ms)))
+  const outcome = await Promise.race([page.held, timeout])
+  clearTimeout(timer)
+  if (outcome === 'timeout') throw new Error(`${what}: history not loaded within ${ms / 1000} s (${await linesHeld(page)})`)
+}
+
+async function openViewer(context, base, kind, id, heldTarget = null) {
+  const page = await probedPage(context, heldTarget)
   if (kind === 'naive') {
     await page.route(`${base}/bench-naive/*`, (route) => route.fulfill({ status: 200, contentType: 'text/html', body: NAIVE_HTML }))
     await page.goto(`${base}/bench-naive/${id}`)
@@ -254,11 +268,7 @@ async function streamRun(context, base, kind, signer) {
 /** Open a finished log: time to the first painted line and to the whole history painted. */
 async function historyRun(context, base, kind, id, total) {
   const page = await openViewer(context, base, kind, id, total)
-  let timer
-  const timeout = new Promise((ok) => (timer = setTimeout(() => ok('timeout'), 120_000)))
-  const outcome = await Promise.race([page.held, timeout])
-  clearTimeout(timer)
-  if (outcome === 'timeout') throw new Error(`${kind}: history not loaded within 120 s (${await linesHeld(page)})`)
+  await waitHeld(page, kind)
   const t = await page.evaluate(() => {
     const b = window.__bench
     const longTasks = b.longTasks.filter((x) => x.start >= b.logSocketAt).map((x) => x.duration)
@@ -284,15 +294,13 @@ async function historyRun(context, base, kind, id, total) {
 
 /** Ours only: open the log from the task list (a click on its row's link, no page load). */
 async function fromListRun(context, base, id, total) {
-  const page = await context.newPage()
-  await page.addInitScript(PROBE, { heldTarget: total })
-  const held = new Promise((ok) => page.on('console', (msg) => msg.text() === 'bench:held' && ok()))
+  const page = await probedPage(context, total)
   await page.goto(`${base}/tasks`)
   const link = page.locator(`[data-testid=task-row] a[href="/tasks/${id}"]`).first()
   await link.waitFor()
   await sleep(500) // the list settled: its requests answered, nothing else on the main thread
   await link.click()
-  await held
+  await waitHeld(page, 'from the task list')
   const t = await page.evaluate(() => window.__bench)
   await page.close()
   return {
