@@ -28,6 +28,7 @@ demo: venv frontend
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Every test: the Python suite on SQLite + the in-memory channel layer; again on PostgreSQL +
 # Redis when DATABASE_URL / REDIS_URL are set; the front end's own tests when it exists.

@@ -4,17 +4,18 @@ that writes `Node.status`. Requeueing an OFFLINE node's tasks is `tasks.recovery
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from nodes import hooks
 from nodes.models import Node, NodeEvent, NodeStatus
-from nodes.notify import nodes_changed, usage_seen
+from nodes.node_updates import nodes_changed, usage_seen
 from scheduler_site import metrics
-from tasks.placement.trigger import request_placement
+from scheduler_site.sql import update_from_values
 
 
 def classify(*, last_heartbeat: datetime, now: datetime) -> str:
@@ -46,7 +47,7 @@ def set_status(node: Node, target: str, *, reason: str, message: str = "") -> No
     Node.objects.filter(pk=node.pk).update(status=target)
     nodes_changed([node])
     if target == NodeStatus.ONLINE:
-        request_placement()
+        hooks.placement_wanted()
     return event
 
 
@@ -108,28 +109,23 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
     if not beats:
         return {}
     now = timezone.now()
-    postgres = connection.vendor == "postgresql"
-    row = "(%s::bigint, %s::double precision, %s::double precision)" if postgres else "(%s, %s, %s)"
-    table = Node._meta.db_table
-    sql = (  # `before` is a second scan of the node table: its last_heartbeat is the value before the update
-        f"WITH beat(id, cpu, mem) AS (VALUES {', '.join([row] * len(beats))}) "
-        f"UPDATE {table} SET last_heartbeat = %s, cpu_usage = beat.cpu, mem_usage = beat.mem "
-        f"FROM beat JOIN {table} AS before ON before.id = beat.id "
-        f"WHERE {table}.id = beat.id AND {table}.status = %s "
-        f"RETURNING {table}.id, {table}.generation, {table}.draining, before.last_heartbeat, beat.cpu, beat.mem"
+    # The gap metric needs the heartbeat being replaced; RETURNING cannot give it on SQLite.
+    before = dict(Node.objects.filter(pk__in=[node_id for node_id, _, _ in beats]).values_list("pk", "last_heartbeat"))
+    _, rows = update_from_values(
+        Node._meta.db_table,
+        columns=[("id", "bigint"), ("cpu", "double precision"), ("mem", "double precision")],
+        rows=beats,
+        set_sql="last_heartbeat = %s, cpu_usage = v.cpu, mem_usage = v.mem",
+        set_params=[now],
+        where_sql=f"{connection.ops.quote_name(Node._meta.db_table)}.status = %s",
+        where_params=[NodeStatus.ONLINE],
+        returning=["id", "generation", "draining", "cpu_usage", "mem_usage"],
     )
-    params = [value for beat in beats for value in beat] + [now, NodeStatus.ONLINE]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    answers = {row[0]: (row[1], NodeStatus.ONLINE, bool(row[2])) for row in rows}
+    answers = {node_id: (generation, NodeStatus.ONLINE, bool(draining)) for node_id, generation, draining, _, _ in rows}
     metrics.HEARTBEATS.labels("websocket").inc(len(beats))
-    for _, _, _, before, _, _ in rows:
-        if isinstance(before, str):  # SQLite hands back text
-            before = datetime.fromisoformat(before)
-        if before is not None:
-            metrics.HEARTBEAT_GAP.observe((now - (before if before.tzinfo else before.replace(tzinfo=UTC)))
-                                          .total_seconds())
+    for node_id in answers:
+        if before.get(node_id) is not None:
+            metrics.HEARTBEAT_GAP.observe((now - before[node_id]).total_seconds())
     for node_id, cpu, mem in beats:
         if node_id in answers:
             continue
@@ -138,5 +134,5 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
             record_heartbeat(node, cpu_usage=cpu, mem_usage=mem)
             node.refresh_from_db(fields=["generation", "status", "draining"])
             answers[node_id] = (node.generation, node.status, node.draining)
-    usage_seen([(row[0], row[4], row[5]) for row in rows], now)
+    usage_seen([(node_id, cpu, mem) for node_id, _, _, cpu, mem in rows], now)
     return answers

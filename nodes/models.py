@@ -9,11 +9,9 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
+from scheduler_site.statuses import NodeStatus, choices
 
-class NodeStatus(models.TextChoices):
-    ONLINE = "ONLINE"
-    UNHEALTHY = "UNHEALTHY"
-    OFFLINE = "OFFLINE"
+__all__ = ["Node", "NodeEvent", "NodeStatus"]
 
 
 class Node(models.Model):
@@ -25,7 +23,7 @@ class Node(models.Model):
     mem_allocated = models.PositiveIntegerField(default=0, help_text="MiB reserved by ASSIGNED and RUNNING tasks")
     cpu_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
     mem_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
-    status = models.CharField(max_length=10, choices=NodeStatus.choices, default=NodeStatus.ONLINE, db_index=True)
+    status = models.CharField(max_length=10, choices=choices(NodeStatus), default=NodeStatus.ONLINE, db_index=True)
     draining = models.BooleanField(default=False)
     last_heartbeat = models.DateTimeField()
     token_digest = models.CharField(max_length=64, editable=False)

@@ -9,23 +9,19 @@ from django.db.models import Count, Q, QuerySet
 from nodes.models import Node
 from scheduler_site.exceptions import NotFound
 from scheduler_site.formats import parse_id
-from tasks.models import Task
+from scheduler_site.statuses import ACTIVE_STATUSES
 
-ACTIVE = ("ASSIGNED", "RUNNING")
+_ACTIVE = Count("tasks", filter=Q(tasks__status__in=ACTIVE_STATUSES))  # `tasks`: the relation from Task.node
 
 
 def nodes_with_counts() -> QuerySet[Node]:
     """Nodes annotated with `tasks_running`: tasks ASSIGNED to or RUNNING on them."""
-    return Node.objects.annotate(tasks_running=Count("tasks", filter=Q(tasks__status__in=ACTIVE)))
+    return Node.objects.annotate(tasks_running=_ACTIVE)
 
 
 def active_task_counts(node_ids: Iterable[int]) -> dict[int, int]:
-    rows = (
-        Task.objects.filter(node_id__in=list(node_ids), status__in=ACTIVE)
-        .values("node_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["node_id"]: row["n"] for row in rows}
+    rows = Node.objects.filter(pk__in=list(node_ids)).annotate(n=_ACTIVE).values_list("pk", "n")
+    return dict(rows)
 
 
 def get_node(node_id: str | int) -> Node:

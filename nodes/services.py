@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from django.db import transaction
 from django.utils import timezone
 
+from nodes import hooks
 from nodes.health import set_status
 from nodes.models import Node, NodeEvent, NodeStatus
-from nodes.notify import nodes_changed
+from nodes.node_updates import nodes_changed
 from scheduler_site import tokens
 from scheduler_site.exceptions import NodeNameTaken
-from tasks.placement.trigger import request_placement
 
 log = logging.getLogger("nodes")
 
@@ -55,7 +55,7 @@ def register_node(
         NodeEvent.objects.create(node=node, to_status=NodeStatus.ONLINE, reason="Registered",
                                  message=f"Joined with {cpu}m CPU, {mem} MiB.")
         nodes_changed([node])
-        request_placement()
+        hooks.placement_wanted()
         log.info("node registered", extra={"node": name, "node_id": node.pk})
         return node, tokens.make_token(tokens.NODE_PREFIX, node.pk, secret)
 
@@ -92,7 +92,7 @@ def register_node(
         nodes_changed([node])
     else:
         set_status(node, NodeStatus.ONLINE, reason="Rejoined", message="Agent registered again.")
-    request_placement()
+    hooks.placement_wanted()
     log.info("node rejoined", extra={"node": name, "node_id": node.pk, "with_token": holds_token})
     return node, token
 
@@ -108,5 +108,5 @@ def set_draining(*, node_id: int, draining: bool) -> Node:
                                  reason="Drained" if draining else "Undrained")
         nodes_changed([node])
         if not draining:
-            request_placement()
+            hooks.placement_wanted()
     return node

@@ -1,4 +1,5 @@
-"""ASGI entry point for daphne: HTTP to Django, WebSockets to the consumers in routing.py.
+"""ASGI entry point for daphne: HTTP to Django, WebSockets to the consumers in routing.py (part of
+the composition root with `urls` and `routing`: it may import every app).
 
 On the first event the server's loop is bound for `scheduler_site.bus`, this process's placement
 loop starts (submits and freed capacity are acted on at once) and, with the in-memory channel

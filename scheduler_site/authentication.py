@@ -4,6 +4,7 @@ on the internal endpoints), and agents joining (`Token <join token>`, only on re
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -68,14 +69,26 @@ class NodePrincipal:
         return False
 
 
+_node_lookup: Callable[[str], object | None] | None = None
+
+
+def set_node_lookup(lookup: Callable[[str], object | None]) -> None:
+    """`nodes` tells the plumbing how to find the node a token belongs to (at start-up)."""
+    global _node_lookup
+    _node_lookup = lookup
+
+
+def node_for_token(raw: str) -> object | None:
+    """The node a node token belongs to, or None."""
+    return _node_lookup(raw) if _node_lookup is not None else None
+
+
 class NodeTokenAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
-        from nodes.services import node_from_token
-
         raw = bearer(request)
         if raw is None:
             return None
-        node = node_from_token(raw)
+        node = node_for_token(raw)
         if node is None:
             raise exceptions.AuthenticationFailed("Invalid node token.")
         return NodePrincipal(node=node), raw

@@ -2,17 +2,16 @@
 
 Counters and histograms are per process (scrape every master; `sweepnodes --metrics-port` serves
 the sweeper's); gauges of tasks and nodes by status are read from the database at scrape time, so
-any one master reports the whole cluster. Set SCHEDULER_METRICS_TOKEN to require
-`Authorization: Bearer <token>` (Prometheus: `authorization: {credentials: ...}`).
+any one master reports the whole cluster (`tasks.cluster_metrics`, added through `add_collector`).
+Set SCHEDULER_METRICS_TOKEN to require `Authorization: Bearer <token>` (Prometheus:
+`authorization: {credentials: ...}`).
 """
 
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from scheduler_site.tokens import constant_time_equals
@@ -35,36 +34,22 @@ LOG_BYTES_OUT = Counter("scheduler_log_bytes_out", "Log bytes sent to WebSocket 
 WEBSOCKETS = Gauge("scheduler_websocket_connections", "Open WebSocket connections.", ["kind"])
 
 
-class ClusterCollector(Collector):
-    """Tasks and nodes by status, and the queue depth, read at scrape time."""
-
-    def collect(self):
-        from nodes.models import Node
-        from tasks.models import Task, TaskStatus
-
-        tasks = GaugeMetricFamily("scheduler_tasks", "Tasks by status.", labels=["status"])
-        counts = dict(Task.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-        for status in TaskStatus.values:
-            tasks.add_metric([status], counts.get(status, 0))
-        yield tasks
-        yield GaugeMetricFamily("scheduler_queue_depth", "PENDING tasks.", value=counts.get(TaskStatus.PENDING, 0))
-        nodes = GaugeMetricFamily("scheduler_nodes", "Nodes by status.", labels=["status"])
-        by_status = dict(Node.objects.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
-        for status in ("ONLINE", "UNHEALTHY", "OFFLINE"):
-            nodes.add_metric([status], by_status.get(status, 0))
-        yield nodes
-        yield GaugeMetricFamily("scheduler_nodes_draining", "Nodes draining.",
-                                value=Node.objects.filter(draining=True).count())
+_collector_types: list[type[Collector]] = []
+_registered: set[type[Collector]] = set()
 
 
-_collector_registered = False
+def add_collector(collector: type[Collector]) -> None:
+    """A collector of figures read at scrape time (the apps add theirs when Django starts); it is
+    registered on the first scrape of `/metrics`."""
+    if collector not in _collector_types:
+        _collector_types.append(collector)
 
 
 def register_cluster_collector() -> None:
-    global _collector_registered
-    if not _collector_registered:
-        REGISTRY.register(ClusterCollector())
-        _collector_registered = True
+    for collector in _collector_types:
+        if collector not in _registered:
+            REGISTRY.register(collector())
+            _registered.add(collector)
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:

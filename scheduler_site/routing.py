@@ -1,10 +1,11 @@
 """WebSocket routes, each with its authentication: the agents' socket takes a node token and no
-session machinery; the browsers' take the session cookie (same-site Origin) or a user token."""
+session machinery; the browsers' take the session cookie (same-site Origin) or a user token.
+Part of the composition root (with `urls` and `asgi`): it may import every app."""
 
 from django.urls import re_path
 
 from scheduler_site.ws_auth import NodeTokenAuth, WebSocketAuth
-from tasks.agent_consumer import AgentConsumer
+from tasks.agents.consumer import AgentConsumer
 from tasks.events_consumer import EventsConsumer
 from tasks.logs.consumers import TaskLogConsumer
 

@@ -1,4 +1,7 @@
-"""URL map: API v1 (every path with or without a trailing slash), admin, docs, health, dashboard."""
+"""URL map: API v1 (every path with or without a trailing slash), admin, docs, health, dashboard.
+
+Part of the composition root (with `asgi` and `routing`): the one place in `scheduler_site` that
+imports the apps above it (`nodes`, `tasks`) to wire their views."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from scheduler_site.api_root import ApiRootView
 from scheduler_site.metrics import metrics_view
 from scheduler_site.permissions import IsUser
 from tasks import views as task_views
+from tasks.agents import views as agent_views
 from tasks.logs import views as log_views
 
 ID = r"(?P<pk>[^/]+)"
@@ -36,9 +40,9 @@ urlpatterns = [
     api(rf"nodes/{ID}", node_views.NodeDetailView, "node-detail"),
     api(rf"nodes/{ID}/drain", node_views.NodeDrainView, "node-drain"),
     api(rf"nodes/{ID}/undrain", node_views.NodeUndrainView, "node-undrain"),
-    api("internal/register", node_views.RegisterView, "internal-register"),
-    api(rf"internal/nodes/{ID}/heartbeat", node_views.HeartbeatView, "internal-heartbeat"),
-    api(rf"internal/nodes/{ID}/leave", node_views.LeaveView, "internal-leave"),
+    api("internal/register", agent_views.RegisterView, "internal-register"),
+    api(rf"internal/nodes/{ID}/heartbeat", agent_views.HeartbeatView, "internal-heartbeat"),
+    api(rf"internal/nodes/{ID}/leave", agent_views.LeaveView, "internal-leave"),
     # Nothing anonymous: the schema and its docs are for signed-in users too.
     re_path(r"^api/schema/?$", SpectacularAPIView.as_view(permission_classes=[IsUser]), name="schema"),
     re_path(r"^api/docs/?$", SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[IsUser]),

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.request import validate_host
 
 from scheduler_site import tokens
-from scheduler_site.authentication import user_for_token
+from scheduler_site.authentication import node_for_token, user_for_token
 from scheduler_site.dbthreads import db_call
 
 
@@ -42,9 +42,7 @@ def _same_site_origin(scope: dict) -> bool:
 
 @db_call
 def _node(raw: str):
-    from nodes.services import node_from_token
-
-    return node_from_token(raw)
+    return node_for_token(raw)
 
 
 @db_call

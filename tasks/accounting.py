@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 
 from nodes.models import Node
+from scheduler_site.sql import update_from_values
 from tasks.models import ACTIVE_STATUSES, Task
 
 
@@ -27,9 +28,6 @@ def release(task: Task) -> None:
     )
 
 
-_ROWS_PER_STATEMENT = 1000  # well under SQLite's 32,766 parameters
-
-
 def reserve(deltas: Mapping[int, tuple[int, int]]) -> None:
     """Add (cpu, mem) to each node in `deltas`. The caller holds the rows locked and has re-checked fit.
 
@@ -38,20 +36,15 @@ def reserve(deltas: Mapping[int, tuple[int, int]]) -> None:
     if not deltas:
         return
     table = connection.ops.quote_name(Node._meta.db_table)
-    rows = sorted(deltas.items())
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start:start + _ROWS_PER_STATEMENT]
-        values = ", ".join(["(%s, %s, %s)"] * len(chunk))
-        params = [value for node_id, (cpu, mem) in chunk for value in (node_id, cpu, mem)]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET cpu_allocated = {table}.cpu_allocated + v.column2, "
-                f"mem_allocated = {table}.mem_allocated + v.column3, generation = {table}.generation + 1 "
-                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
-                params,
-            )
-            if cursor.rowcount != len(chunk):
-                raise Node.DoesNotExist(f"{len(chunk) - cursor.rowcount} node(s) to reserve on are gone")
+    updated, _ = update_from_values(
+        Node._meta.db_table,
+        columns=[("id", "bigint"), ("cpu", "integer"), ("mem", "integer")],
+        rows=[(node_id, cpu, mem) for node_id, (cpu, mem) in sorted(deltas.items())],
+        set_sql=f"cpu_allocated = {table}.cpu_allocated + v.cpu, mem_allocated = {table}.mem_allocated + v.mem, "
+                f"generation = {table}.generation + 1",
+    )
+    if updated != len(deltas):
+        raise Node.DoesNotExist(f"{len(deltas) - updated} node(s) to reserve on are gone")
 
 
 def invariant_violations() -> list[str]:

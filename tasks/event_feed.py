@@ -12,41 +12,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
-from collections.abc import Iterable
 
 from django.db import close_old_connections
 from django.db.models import Max
 
 from scheduler_site import bus, groups
-from tasks import notify
+from scheduler_site.statuses import ACTIVE_STATUSES
+from tasks import task_updates
 
 log = logging.getLogger("tasks.event_feed")
 
 POLL_INTERVAL = 0.2
-REMEMBERED = 100_000
-ACTIVE = ("ASSIGNED", "RUNNING")
-
-_published_order: deque[int] = deque()
-_published: set[int] = set()
-_lock = threading.Lock()
-
-
-def mark_published(event_ids: Iterable[int]) -> None:
-    """This process published these task events itself."""
-    with _lock:
-        for event_id in event_ids:
-            if event_id is None or event_id in _published:
-                continue
-            _published.add(event_id)
-            _published_order.append(event_id)
-        while len(_published_order) > REMEMBERED:
-            _published.discard(_published_order.popleft())
-
-
-def _was_published(event_id: int) -> bool:
-    with _lock:
-        return event_id in _published
 
 
 class EventFeed:
@@ -100,12 +76,14 @@ class EventFeed:
         )
         if events:
             self.last_task_event = events[-1][0]
-        foreign = [e for e in events if not _was_published(e[0])]
+        foreign = [e for e in events if not task_updates.was_published(e[0])]
         messages: list[tuple[str, dict]] = []
         if foreign:
             tasks = Task.objects.filter(pk__in={e[1] for e in foreign})
-            nudge = {node for _, _, node, before, after in foreign if node and (after in ACTIVE or before in ACTIVE)}
-            messages += notify.task_messages([task_summary(t) for t in tasks]) + notify.desired_messages(nudge)
+            nudge = {node for _, _, node, before, after in foreign
+                     if node and (after in ACTIVE_STATUSES or before in ACTIVE_STATUSES)}
+            messages += (task_updates.task_messages([task_summary(t) for t in tasks])
+                         + task_updates.desired_messages(nudge))
         node_events = list(NodeEvent.objects.filter(id__gt=self.last_node_event).values_list("id", "node_id"))
         node_ids = {node_id for _, node_id in node_events}
         if node_events:

@@ -10,26 +10,20 @@ from __future__ import annotations
 
 import json
 
-from scheduler_site import groups, metrics
+from scheduler_site import groups
 from scheduler_site.consumers import Consumer
 
 
 class EventsConsumer(Consumer):
+    gauge = "events"
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close(code=4401)
             return
-        await self.channel_layer.group_add(groups.EVENTS, self.channel_name)
-        await self.accept()
-        self.counted = True
-        metrics.WEBSOCKETS.labels("events").inc()
+        await self.join(groups.EVENTS)
         await self.send(text_data=json.dumps({"type": "hello"}))
-
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "counted", False):
-            metrics.WEBSOCKETS.labels("events").dec()
-        await self.channel_layer.group_discard(groups.EVENTS, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data == '{"type":"ping"}':

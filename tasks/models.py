@@ -10,18 +10,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from scheduler_site.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, TaskStatus, choices
 
-class TaskStatus(models.TextChoices):
-    PENDING = "PENDING"
-    ASSIGNED = "ASSIGNED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-ACTIVE_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
-TERMINAL_STATUSES = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "LogChunk", "LogStream", "Task", "TaskEvent", "TaskStatus"]
 
 
 class Task(models.Model):
@@ -30,7 +21,7 @@ class Task(models.Model):
     cpu = models.PositiveIntegerField(help_text="millicores")
     mem = models.PositiveIntegerField(help_text="MiB")
     priority = models.IntegerField(default=0)
-    status = models.CharField(max_length=10, choices=TaskStatus.choices, default=TaskStatus.PENDING, editable=False)
+    status = models.CharField(max_length=10, choices=choices(TaskStatus), default=TaskStatus.PENDING, editable=False)
     status_reason = models.CharField(max_length=64, blank=True, editable=False)
     status_message = models.TextField(blank=True, editable=False)
     node = models.ForeignKey(
@@ -59,7 +50,7 @@ class Task(models.Model):
         indexes = [
             # The placement queue: pending tasks, highest priority first, then oldest.
             models.Index(
-                fields=["-priority", "id"], name="task_pending_queue", condition=Q(status="PENDING")
+                fields=["-priority", "id"], name="task_pending_queue", condition=Q(status=TaskStatus.PENDING)
             ),
             models.Index(fields=["node", "status"], name="task_node_status"),
             models.Index(fields=["status", "-id"], name="task_status_recent"),

@@ -7,6 +7,7 @@ these per second; the serializers delegate here so the API and the streams never
 from __future__ import annotations
 
 from scheduler_site.formats import iso, millicores_to_cores
+from scheduler_site.statuses import ACTIVE_STATUSES
 from tasks.models import Task, TaskEvent
 
 
@@ -47,3 +48,8 @@ def event_summary(event: TaskEvent) -> dict:
         "reason": event.reason,
         "message": event.message,
     }
+
+
+def active_task_summaries(node) -> list[dict]:
+    """A node's ASSIGNED and RUNNING tasks, oldest first (the node detail's `tasks`)."""
+    return [task_summary(task) for task in Task.objects.filter(node=node, status__in=ACTIVE_STATUSES).order_by("id")]

@@ -78,3 +78,16 @@ def take_node_offline(node_id: int, *, now: datetime | None = None) -> list[Task
         events = _requeue_all(node, tasks, reason="NodeLost", message=f"Node {node.name} stopped heartbeating.")
     log.info("node offline", extra={"node": node.name, "requeued": len(events)})
     return events
+
+
+def release_node(node_id: int) -> list[TaskEvent]:
+    """An operator removes the node (admin delete, "forget node"): it goes OFFLINE and what it holds
+    is requeued, as when the node is lost, before the row goes."""
+    with transaction.atomic():
+        node, tasks = _lock_node_and_tasks(node_id)
+        if node is None:
+            return []
+        set_status(node, NodeStatus.OFFLINE, reason="Removed", message="An operator removed the node.")
+        events = _requeue_all(node, tasks, reason="NodeRemoved", message=f"Node {node.name} was removed.")
+    log.info("node removed", extra={"node": node.name, "requeued": len(events)})
+    return events

@@ -6,7 +6,8 @@ from django.db.models import Prefetch, QuerySet
 
 from scheduler_site.exceptions import DomainError, NotFound
 from scheduler_site.formats import parse_id
-from tasks.models import Task, TaskEvent, TaskStatus
+from scheduler_site.statuses import TASK_STATUSES
+from tasks.models import Task, TaskEvent
 
 
 class BadFilter(DomainError):
@@ -18,10 +19,10 @@ def parse_status_filter(raw: str | None) -> list[str] | None:
     if not raw:
         return None
     wanted = [part.strip().upper() for part in raw.split(",") if part.strip()]
-    unknown = [part for part in wanted if part not in TaskStatus.values]
+    unknown = [part for part in wanted if part not in TASK_STATUSES]
     if unknown:
         raise BadFilter(
-            f"Unknown status {', '.join(unknown)}; use {', '.join(TaskStatus.values)}.", field="status"
+            f"Unknown status {', '.join(unknown)}; use {', '.join(TASK_STATUSES)}.", field="status"
         )
     return wanted
 

@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from rest_framework import serializers
 
 from scheduler_site.formats import cores_to_millicores
-from tasks.models import TaskStatus
+from scheduler_site.statuses import TaskStatus, choices
 from tasks.presenters import event_summary, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -194,7 +194,7 @@ class TaskSerializer(serializers.Serializer):
     cpu = serializers.FloatField(help_text="cores")
     mem = serializers.IntegerField(help_text="MiB")
     priority = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=TaskStatus.choices)
+    status = serializers.ChoiceField(choices=choices(TaskStatus))
     status_reason = serializers.CharField()
     status_message = serializers.CharField()
     node = serializers.IntegerField(allow_null=True)

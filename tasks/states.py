@@ -21,7 +21,8 @@ from django.utils import timezone
 from nodes.models import Node
 from scheduler_site import metrics
 from scheduler_site.exceptions import InvalidTransition
-from tasks import accounting, notify
+from scheduler_site.sql import update_from_values
+from tasks import accounting, task_updates
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskEvent, TaskStatus
 
 S = TaskStatus
@@ -65,7 +66,7 @@ def record_submitted(task: Task) -> TaskEvent:
     """The first event of a task just inserted as PENDING."""
     event = _event(task, previous="", reason="Submitted", message="Waiting for placement.")
     event.save()
-    notify.tasks_changed([task], events=[event])
+    task_updates.tasks_changed([task], events=[event])
     return event
 
 
@@ -112,7 +113,7 @@ def transition(
         fields += ["node", "node_name", "started_at", "assigned_at"]
     task.save(update_fields=fields)
     event.save()
-    notify.tasks_changed([task], events=[event],
+    task_updates.tasks_changed([task], events=[event],
                          nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
     return event
 
@@ -141,7 +142,7 @@ def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None 
     else:
         _write_assignments_values(tasks, now)
         TaskEvent.objects.bulk_create(events, batch_size=1000)
-    notify.tasks_changed(tasks, events=events, nudge_nodes={node.pk for _, node in placements})
+    task_updates.tasks_changed(tasks, events=events, nudge_nodes={node.pk for _, node in placements})
     return events
 
 
@@ -149,14 +150,7 @@ def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None 
 # cost more than the rest of placement together; bulk_create prepares every value in Python. The
 # status guard makes a row that is not PENDING any more fail the whole batch (the caller rolls back).
 _ASSIGN_SET = "status = %s, status_reason = %s, updated_at = %s, assigned_at = %s"
-_ROWS_PER_STATEMENT = 1000  # VALUES lists stay well under SQLite's 32,766 parameters
 _ASSIGNED_MESSAGE = "Assigned to {}."
-
-
-def _check_all_assigned(cursor, expected: int) -> None:
-    if cursor.rowcount != expected:
-        raise InvalidTransition(f"{expected - cursor.rowcount} of {expected} tasks were not PENDING any more; "
-                                "none assigned.")
 
 
 def _write_postgres(tasks: Sequence[Task], events: Sequence[TaskEvent], now: datetime) -> None:
@@ -190,22 +184,20 @@ def _write_postgres(tasks: Sequence[Task], events: Sequence[TaskEvent], now: dat
 
 def _write_assignments_values(tasks: Sequence[Task], now: datetime) -> None:
     """SQLite (>= 3.33, UPDATE ... FROM): a VALUES list per thousand tasks."""
-    table = connection.ops.quote_name(Task._meta.db_table)
-    for start in range(0, len(tasks), _ROWS_PER_STATEMENT):
-        chunk = tasks[start:start + _ROWS_PER_STATEMENT]
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(chunk))
-        params: list = [S.ASSIGNED, "Scheduled", now, now]
-        for task in chunk:
-            params += [task.pk, task.node_id, task.node_name, task.status_message, task.attempt]
-        params.append(S.PENDING)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET {_ASSIGN_SET}, node_id = v.column2, node_name = v.column3, "
-                "status_message = v.column4, attempt = v.column5 "
-                f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 AND {table}.status = %s",
-                params,
-            )
-            _check_all_assigned(cursor, len(chunk))
+    updated, _ = update_from_values(
+        Task._meta.db_table,
+        columns=[("id", "bigint"), ("node_id", "bigint"), ("node_name", "text"), ("message", "text"),
+                 ("attempt", "integer")],
+        rows=[(task.pk, task.node_id, task.node_name, task.status_message, task.attempt) for task in tasks],
+        set_sql=f"{_ASSIGN_SET}, node_id = v.node_id, node_name = v.node_name, status_message = v.message, "
+                "attempt = v.attempt",
+        set_params=[S.ASSIGNED, "Scheduled", now, now],
+        where_sql=f"{connection.ops.quote_name(Task._meta.db_table)}.status = %s",
+        where_params=[S.PENDING],
+    )
+    if updated != len(tasks):
+        raise InvalidTransition(f"{len(tasks) - updated} of {len(tasks)} tasks were not PENDING any more; "
+                                "none assigned.")
 
 
 def note_unschedulable(task: Task, message: str) -> TaskEvent | None:
@@ -218,5 +210,5 @@ def note_unschedulable(task: Task, message: str) -> TaskEvent | None:
     )
     event = _event(task, previous=S.PENDING, reason="Unschedulable", message=message)
     event.save()
-    notify.tasks_changed([task], events=[event])
+    task_updates.tasks_changed([task], events=[event])
     return event

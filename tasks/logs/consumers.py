@@ -52,6 +52,8 @@ def _page(task: Task, attempt: int, after: int, limit: int) -> list[dict]:
 
 
 class TaskLogConsumer(Consumer):
+    gauge = "logs"
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -62,10 +64,7 @@ class TaskLogConsumer(Consumer):
         if self.task is None:
             await self.close(code=4404)
             return
-        self.group = groups.task_group(self.task.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-        metrics.WEBSOCKETS.labels("logs").inc()
+        await self.join(groups.task_group(self.task.pk))
         requested = _query_int(self.scope, "attempt")
         self.pinned = requested is not None
         self.attempt = requested if self.pinned else await db_call(newest_attempt)(self.task)
@@ -74,11 +73,6 @@ class TaskLogConsumer(Consumer):
             self.last_seq = -1
         await self._send_status(task_summary(self.task))
         await self._catch_up()
-
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "group", None):
-            metrics.WEBSOCKETS.labels("logs").dec()
-            await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def _send_status(self, summary: dict) -> None:
         await self.send(text_data=json.dumps(

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max
 
+from agent.protocol import Chunk
 from scheduler_site import bus, groups, metrics
-from tasks import fencing
+from tasks.agents import fencing
 from tasks.models import LogChunk, LogStream, Task
 
 STREAMS = {"stdout": LogStream.STDOUT, "stderr": LogStream.STDERR}
@@ -21,14 +21,7 @@ STREAM_NAMES = {value: key for key, value in STREAMS.items()}
 CAP_MARKER = "\n[mini-scheduler] log cap of {cap} bytes reached: later output of this task is not stored.\n"
 
 
-@dataclass(frozen=True)
-class IncomingChunk:
-    task: int
-    attempt: int
-    seq: int
-    stream: str  # "stdout" | "stderr"
-    data: str
-    ts: float
+IncomingChunk = Chunk  # as `agent.protocol.parse_chunks` hands them over
 
 
 def chunk_message(chunk: LogChunk) -> dict:

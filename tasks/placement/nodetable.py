@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ONLINE = "ONLINE"
+from scheduler_site.statuses import NodeStatus
+
+ONLINE = NodeStatus.ONLINE
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from nodes.models import Node
+from nodes.models import Node, NodeStatus
 from scheduler_site import metrics
 from tasks import accounting, states
 from tasks.models import Task, TaskStatus
@@ -109,7 +109,7 @@ def _lock_and_recheck(by_node: dict[int, list[Task]]) -> tuple[dict[int, Node], 
         mem = sum(t.mem for t in tasks)
         if (
             node is not None
-            and node.status == "ONLINE"
+            and node.status == NodeStatus.ONLINE
             and not node.draining
             and cpu <= node.cpu_free
             and mem <= node.mem_free

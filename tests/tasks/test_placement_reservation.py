@@ -14,7 +14,7 @@ from nodes.models import Node
 from nodes.services import set_draining
 from tasks import services
 from tasks.accounting import invariant_violations
-from tasks.agent_gateway import Report, apply_report
+from tasks.agents.gateway import Report, apply_report
 from tasks.models import Task, TaskEvent, TaskStatus
 from tasks.placement.reservation import place_pending_tasks
 from tasks.placement.trigger import start_background, stop_background

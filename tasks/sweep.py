@@ -1,4 +1,4 @@
-"""One controller pass, as `manage.py sweepnodes` runs it: silent nodes become UNHEALTHY, then
+"""One sweep pass, as `manage.py sweepnodes` runs it: silent nodes become UNHEALTHY, then
 OFFLINE with their tasks requeued; then a placement pass, the safety net for anything a lost
 nudge or a crashed master left pending."""
 

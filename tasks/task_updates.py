@@ -1,17 +1,28 @@
-"""After a transaction commits, tell whoever is watching: browsers (state snapshots) and agents
-(nudges to reconcile now). Nothing here is needed for correctness; the database is the truth.
+"""Publishes task changes after their transaction commits: each task's new state to browsers (the
+cluster stream and the task's followers) and, to each node whose assignments changed, its full
+desired state (a nudge to reconcile now). Nothing here is needed for correctness; the database is
+the truth. It also remembers which task events this process published itself, so the event feed
+(`tasks.event_feed`) does not publish them twice.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from collections.abc import Iterable
 
 from django.db import transaction
 
 from scheduler_site import bus, groups
-from tasks import event_feed
+from tasks.agents.desired import desired_for_nodes
 from tasks.models import Task, TaskEvent
 from tasks.presenters import task_summary
+
+REMEMBERED = 100_000
+
+_published_order: deque[int] = deque()
+_published: set[int] = set()
+_lock = threading.Lock()
 
 
 def tasks_changed(
@@ -26,7 +37,7 @@ def tasks_changed(
     event_ids = [event.pk for event in events]
 
     def publish() -> None:
-        event_feed.mark_published(event_ids)
+        mark_published(event_ids)
         bus.publish_many(messages + desired_messages(nodes))
 
     transaction.on_commit(publish)
@@ -35,8 +46,6 @@ def tasks_changed(
 def desired_messages(node_ids: Iterable[int]) -> list[tuple[str, dict]]:
     """Each node's full desired state, read now (after commit), for its agent: level-triggered,
     so it costs the agent no round trip, and a lost one costs one heartbeat of latency."""
-    from tasks.agent_gateway import desired_for_nodes
-
     node_ids = sorted(set(node_ids))
     if not node_ids:
         return []
@@ -54,3 +63,20 @@ def task_messages(summaries: list[dict]) -> list[tuple[str, dict]]:
             for summary in summaries
         )
     return messages
+
+
+def mark_published(event_ids: Iterable[int]) -> None:
+    """This process published these task events itself."""
+    with _lock:
+        for event_id in event_ids:
+            if event_id is None or event_id in _published:
+                continue
+            _published.add(event_id)
+            _published_order.append(event_id)
+        while len(_published_order) > REMEMBERED:
+            _published.discard(_published_order.popleft())
+
+
+def was_published(event_id: int) -> bool:
+    with _lock:
+        return event_id in _published

@@ -13,9 +13,10 @@ import logging
 
 from nodes.health import record_heartbeats
 from scheduler_site.dbthreads import db_call_hot
+from scheduler_site.statuses import NodeStatus
 
 MAX_BATCH = 5000
-log = logging.getLogger("nodes.heartbeats")
+log = logging.getLogger("tasks.agents.heartbeats")
 
 
 class HeartbeatBatcher:
@@ -45,7 +46,7 @@ class HeartbeatBatcher:
                 continue
             for node_id, _, _, future in batch:
                 if not future.done():
-                    future.set_result(answers.get(node_id, (None, "OFFLINE", False)))
+                    future.set_result(answers.get(node_id, (None, NodeStatus.OFFLINE, False)))
 
 
 batcher = HeartbeatBatcher()

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 from prometheus_client import start_http_server
 
-from tasks.controller import sweep_once
+from tasks.sweep import sweep_once
 
 log = logging.getLogger("nodes.sweeper")
 

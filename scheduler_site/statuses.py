@@ -1,0 +1,36 @@
+"""The status vocabularies of tasks and nodes, defined once and importable anywhere (pure: no
+Django), so the ORM layers, the placement's pure modules, the presenters and the metrics use the
+same names and sets instead of literals. The state machines themselves live in `tasks.states`
+(tasks) and `nodes.health` (nodes).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    ASSIGNED = "ASSIGNED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class NodeStatus(StrEnum):
+    ONLINE = "ONLINE"
+    UNHEALTHY = "UNHEALTHY"
+    OFFLINE = "OFFLINE"
+
+
+# A task holds a node's resources while ASSIGNED or RUNNING; it is done once terminal.
+ACTIVE_STATUSES = (TaskStatus.ASSIGNED, TaskStatus.RUNNING)
+TERMINAL_STATUSES = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELLED)
+TASK_STATUSES = tuple(TaskStatus)
+NODE_STATUSES = tuple(NodeStatus)
+
+
+def choices(vocabulary: type[StrEnum]) -> list[tuple[str, str]]:
+    """Django `choices` for a model field (labels as Django's TextChoices would make them)."""
+    return [(member.value, member.value.replace("_", " ").title()) for member in vocabulary]
