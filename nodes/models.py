@@ -6,9 +6,13 @@
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import and_
+
 from django.db import models
 from django.db.models import Q
 
+from nodes.resources import RESOURCES
 from scheduler_site.statuses import NodeStatus, choices
 
 __all__ = ["Node", "NodeEvent", "NodeStatus"]
@@ -38,14 +42,18 @@ class Node(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(cpu_allocated__lte=models.F("cpu_capacity"))
-                & Q(mem_allocated__lte=models.F("mem_capacity")),
+                condition=reduce(and_, (Q(**{f"{r.allocated_field}__lte": models.F(r.capacity_field)})
+                                        for r in RESOURCES)),
                 name="node_allocated_within_capacity",
             ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def free(self, resource) -> int:
+        """What is left of `resource` (a `nodes.resources.Resource`) for new placements."""
+        return getattr(self, resource.capacity_field) - getattr(self, resource.allocated_field)
 
     @property
     def cpu_free(self) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nodes.models import Node
-from scheduler_site.formats import iso, millicores_to_cores
+from nodes.resources import RESOURCES
+from scheduler_site.formats import iso
 
 
 def node_summary(node: Node, *, tasks_running: int | None = None) -> dict:
@@ -14,12 +15,10 @@ def node_summary(node: Node, *, tasks_running: int | None = None) -> dict:
         "status": node.status,
         "draining": node.draining,
         "labels": node.labels,
-        "cpu": millicores_to_cores(node.cpu_capacity),
-        "mem": node.mem_capacity,
-        "cpu_allocated": millicores_to_cores(node.cpu_allocated),
-        "mem_allocated": node.mem_allocated,
-        "cpu_free": millicores_to_cores(node.cpu_free),
-        "mem_free": node.mem_free,
+        # The resource vector: capacity, allocated and free of each, in the API's units.
+        **{r.request_field: r.to_api(getattr(node, r.capacity_field)) for r in RESOURCES},
+        **{f"{r.request_field}_allocated": r.to_api(getattr(node, r.allocated_field)) for r in RESOURCES},
+        **{f"{r.request_field}_free": r.to_api(node.free(r)) for r in RESOURCES},
         "cpu_usage": node.cpu_usage,
         "mem_usage": node.mem_usage,
         "last_heartbeat": iso(node.last_heartbeat),

@@ -12,6 +12,7 @@ from nodes import hooks
 from nodes.health import set_status
 from nodes.models import Node, NodeEvent, NodeStatus
 from nodes.node_updates import nodes_changed
+from nodes.resources import CPU, MEMORY, RESOURCES
 from scheduler_site import tokens
 from scheduler_site.exceptions import NodeNameTaken
 
@@ -78,13 +79,15 @@ def register_node(
         node.token_digest = tokens.hash_secret(secret)
         token = tokens.make_token(tokens.NODE_PREFIX, node.pk, secret)
     # Capacity may change between lives; it never drops below what tasks hold right now.
-    node.cpu_capacity = max(cpu, node.cpu_allocated)
-    node.mem_capacity = max(mem, node.mem_allocated)
+    offered = {CPU.capacity_field: cpu, MEMORY.capacity_field: mem}
+    for resource in RESOURCES:
+        setattr(node, resource.capacity_field,
+                max(offered[resource.capacity_field], getattr(node, resource.allocated_field)))
     node.labels = dict(labels)
     node.agent_info = dict(agent_info)
     node.last_heartbeat = now
     node.registered_at = now
-    node.save(update_fields=["cpu_capacity", "mem_capacity", "labels", "agent_info", "last_heartbeat",
+    node.save(update_fields=[*(r.capacity_field for r in RESOURCES), "labels", "agent_info", "last_heartbeat",
                              "registered_at", "token_digest"])
     if node.status == NodeStatus.ONLINE:
         NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,

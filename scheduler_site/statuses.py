@@ -34,3 +34,18 @@ NODE_STATUSES = tuple(NodeStatus)
 def choices(vocabulary: type[StrEnum]) -> list[tuple[str, str]]:
     """Django `choices` for a model field (labels as Django's TextChoices would make them)."""
     return [(member.value, member.value.replace("_", " ").title()) for member in vocabulary]
+
+
+class WaitReason(StrEnum):
+    """Why a PENDING task waits: exactly one kind at a time, checked in this order (the placement
+    pass asks its holds in this order, then the filters). Stored in `Task.status_reason`, with the
+    text in `Task.status_message`."""
+
+    DEPENDENCY = "Dependency"  # waiting for another task
+    BACKOFF = "Backoff"  # a retry not before a time
+    THROTTLE = "Throttle"  # its array's limit of tasks at once is reached
+    QUOTA = "Quota"  # its owner's or group's limit
+    UNSCHEDULABLE = "Unschedulable"  # no node passes the filters
+
+
+WAIT_REASONS = tuple(WaitReason)

@@ -1,7 +1,8 @@
 """Resource accounting on node rows: reservations go on at placement and come off when a task
-leaves ASSIGNED/RUNNING, always in the transaction of the task's status change.
+leaves ASSIGNED/RUNNING, always in the transaction of the task's status change. Every resource of
+the vector (`nodes.resources.RESOURCES`) is accounted the same way.
 
-Invariant (see `invariant_violations`): a node's allocated CPU and memory equal the sums over its
+Invariant (see `invariant_violations`): a node's allocated amounts equal the sums over its
 ASSIGNED and RUNNING tasks and never exceed its capacity; the database also enforces the latter.
 """
 
@@ -13,8 +14,10 @@ from django.db import connection, transaction
 from django.db.models import Count, F, Sum
 
 from nodes.models import Node
+from nodes.resources import RESOURCES, amounts, show
 from scheduler_site.sql import update_from_values
-from tasks.models import ACTIVE_STATUSES, Task
+from scheduler_site.statuses import ACTIVE_STATUSES
+from tasks.models import Task
 
 
 def release(task: Task) -> None:
@@ -22,14 +25,14 @@ def release(task: Task) -> None:
     if task.node_id is None:
         return
     Node.objects.filter(pk=task.node_id).update(
-        cpu_allocated=F("cpu_allocated") - task.cpu,
-        mem_allocated=F("mem_allocated") - task.mem,
+        **{r.allocated_field: F(r.allocated_field) - getattr(task, r.request_field) for r in RESOURCES},
         generation=F("generation") + 1,
     )
 
 
-def reserve(deltas: Mapping[int, tuple[int, int]]) -> None:
-    """Add (cpu, mem) to each node in `deltas`. The caller holds the rows locked and has re-checked fit.
+def reserve(deltas: Mapping[int, tuple[int, ...]]) -> None:
+    """Add to each node in `deltas` its amounts (one per resource, in `RESOURCES` order). The caller
+    holds the rows locked and has re-checked fit.
 
     One UPDATE ... FROM (VALUES ...) for the whole batch rather than one UPDATE per node: a batch
     touches hundreds of nodes, and a statement each was most of the time of a placement pass."""
@@ -38,10 +41,10 @@ def reserve(deltas: Mapping[int, tuple[int, int]]) -> None:
     table = connection.ops.quote_name(Node._meta.db_table)
     updated, _ = update_from_values(
         Node._meta.db_table,
-        columns=[("id", "bigint"), ("cpu", "integer"), ("mem", "integer")],
-        rows=[(node_id, cpu, mem) for node_id, (cpu, mem) in sorted(deltas.items())],
-        set_sql=f"cpu_allocated = {table}.cpu_allocated + v.cpu, mem_allocated = {table}.mem_allocated + v.mem, "
-                f"generation = {table}.generation + 1",
+        columns=[("id", "bigint"), *((f"r{i}", "bigint") for i, _ in enumerate(RESOURCES))],
+        rows=[(node_id, *amounts_) for node_id, amounts_ in sorted(deltas.items())],
+        set_sql=", ".join(f"{r.allocated_field} = {table}.{r.allocated_field} + v.r{i}"
+                          for i, r in enumerate(RESOURCES)) + f", generation = {table}.generation + 1",
     )
     if updated != len(deltas):
         raise Node.DoesNotExist(f"{len(deltas) - updated} node(s) to reserve on are gone")
@@ -62,20 +65,18 @@ def invariant_violations() -> list[str]:
 
 def _violations() -> list[str]:
     sums = {
-        row["node_id"]: row
+        row["node_id"]: tuple(row[f"r{i}"] for i, _ in enumerate(RESOURCES))
         for row in Task.objects.filter(status__in=ACTIVE_STATUSES, node__isnull=False)
         .values("node_id")
-        .annotate(cpu=Sum("cpu"), mem=Sum("mem"), n=Count("id"))
+        .annotate(**{f"r{i}": Sum(r.request_field) for i, r in enumerate(RESOURCES)}, n=Count("id"))
     }
+    nothing = (0,) * len(RESOURCES)
     problems = []
     for node in Node.objects.all():
-        expected = sums.get(node.pk, {"cpu": 0, "mem": 0})
-        if node.cpu_allocated != expected["cpu"] or node.mem_allocated != expected["mem"]:
-            problems.append(
-                f"{node.name}: allocated {node.cpu_allocated}m/{node.mem_allocated}MiB, "
-                f"tasks hold {expected['cpu']}m/{expected['mem']}MiB"
-            )
-        if node.cpu_allocated > node.cpu_capacity or node.mem_allocated > node.mem_capacity:
+        allocated, expected = amounts(node, "allocated_field"), sums.get(node.pk, nothing)
+        if allocated != expected:
+            problems.append(f"{node.name}: allocated {show(allocated)}, tasks hold {show(expected)}")
+        if any(a > c for a, c in zip(allocated, amounts(node, "capacity_field"), strict=True)):
             problems.append(f"{node.name}: over capacity")
     orphans = Task.objects.filter(status__in=ACTIVE_STATUSES, node__isnull=True).count()
     if orphans:

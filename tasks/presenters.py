@@ -6,7 +6,8 @@ these per second; the serializers delegate here so the API and the streams never
 
 from __future__ import annotations
 
-from scheduler_site.formats import iso, millicores_to_cores
+from nodes.resources import RESOURCES
+from scheduler_site.formats import iso
 from scheduler_site.statuses import ACTIVE_STATUSES
 from tasks.models import Task, TaskEvent
 
@@ -16,8 +17,7 @@ def task_summary(task: Task) -> dict:
         "id": task.pk,
         "name": task.name,
         "command": task.command,
-        "cpu": millicores_to_cores(task.cpu),
-        "mem": task.mem,
+        **{r.request_field: r.to_api(getattr(task, r.request_field)) for r in RESOURCES},  # the request
         "priority": task.priority,
         "status": task.status,
         "status_reason": task.status_reason,

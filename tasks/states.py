@@ -200,15 +200,16 @@ def _write_assignments_values(tasks: Sequence[Task], now: datetime) -> None:
                                 "none assigned.")
 
 
-def note_unschedulable(task: Task, message: str) -> TaskEvent | None:
-    """Record why a PENDING task was not placed, once per distinct reason (not a transition)."""
-    if task.status != S.PENDING or (task.status_reason == "Unschedulable" and task.status_message == message):
+def note_waiting(task: Task, kind: str, message: str) -> TaskEvent | None:
+    """Record why a PENDING task waits (a `WaitReason` and its text in status_reason and
+    status_message), once per distinct change: not a transition, but an event all the same."""
+    if task.status != S.PENDING or (task.status_reason == kind and task.status_message == message):
         return None
-    task.status_reason, task.status_message = "Unschedulable", message
+    task.status_reason, task.status_message = kind, message
     Task.objects.filter(pk=task.pk, status=S.PENDING).update(
         status_reason=task.status_reason, status_message=message, updated_at=timezone.now()
     )
-    event = _event(task, previous=S.PENDING, reason="Unschedulable", message=message)
+    event = _event(task, previous=S.PENDING, reason=kind, message=message)
     event.save()
     task_updates.tasks_changed([task], events=[event])
     return event

@@ -1,5 +1,6 @@
 """Feasibility filters: each takes the node table and a request, returns a mask of nodes that can
-take it, and names its reason for the "why is my task pending" message.
+take it, and names its reason for the "why is my task pending" message. One "fits" filter per
+resource of the vector (`nodes.resources`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nodes.resources import RESOURCES, Resource
 from tasks.placement.nodetable import NodeTable, TaskRequest
 
 
@@ -30,16 +32,18 @@ def labels_match(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
     return nodes.selector_mask(request.node_selector)  # cached per selector, the empty one included
 
 
-def cpu_fits(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
-    return nodes.free_cpu >= request.cpu
+def fits(resource: Resource) -> Callable[[NodeTable, TaskRequest], np.ndarray]:
+    """Nodes with at least the requested amount of `resource` free."""
+    def check(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
+        return nodes.free[resource.name] >= request.amount(resource)
 
-
-def mem_fits(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
-    return nodes.free_mem >= request.mem
+    check.__name__ = f"{resource.name}_fits"
+    return check
 
 
 ONLINE = Filter("node(s) not ONLINE", node_online)
 NOT_DRAINING = Filter("node(s) draining", node_not_draining)
 SELECTOR = Filter("node(s) didn't match node selector", labels_match)
-CPU = Filter("Insufficient cpu", cpu_fits)
-MEMORY = Filter("Insufficient memory", mem_fits)
+RESOURCE_FILTERS: dict[str, Filter] = {r.name: Filter(r.reason, fits(r)) for r in RESOURCES}
+CPU, MEMORY = RESOURCE_FILTERS["cpu"], RESOURCE_FILTERS["memory"]
+cpu_fits, mem_fits = CPU.check, MEMORY.check

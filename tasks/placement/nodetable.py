@@ -2,7 +2,8 @@
 
 Placement evaluates every node for every task; columns make that a handful of vector operations
 instead of a Python loop per node, which is what lets one process place thousands of tasks a
-second on a thousand nodes.
+second on a thousand nodes. Capacities and free amounts are kept per resource of the vector
+(`nodes.resources.RESOURCES`), by resource name.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from nodes.resources import RESOURCES, Resource
 from scheduler_site.statuses import NodeStatus
 
 ONLINE = NodeStatus.ONLINE
@@ -29,6 +31,11 @@ class NodeView:
     draining: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        """The columns to read a node's view from, in constructor order."""
+        return tuple(cls.__dataclass_fields__)
+
 
 @dataclass(frozen=True)
 class TaskRequest:
@@ -36,23 +43,41 @@ class TaskRequest:
     mem: int  # MiB
     node_selector: Mapping[str, str] = field(default_factory=dict)
 
+    def amount(self, resource: Resource) -> int:
+        return getattr(self, resource.request_field)
+
+    def shape(self) -> tuple:
+        """Requests of one shape fit the same nodes."""
+        return (*(self.amount(r) for r in RESOURCES), frozenset(self.node_selector.items()))
+
 
 class NodeTable:
     def __init__(self, nodes: Sequence[NodeView]) -> None:
         ordered = sorted(nodes, key=lambda n: n.name)
         self.ids = np.array([n.id for n in ordered], dtype=np.int64)
         self.names = [n.name for n in ordered]
-        self.cap_cpu = np.array([n.cpu_capacity for n in ordered], dtype=np.int64)
-        self.cap_mem = np.array([n.mem_capacity for n in ordered], dtype=np.int64)
-        self.free_cpu = self.cap_cpu - np.array([n.cpu_allocated for n in ordered], dtype=np.int64)
-        self.free_mem = self.cap_mem - np.array([n.mem_allocated for n in ordered], dtype=np.int64)
+        self.capacity: dict[str, np.ndarray] = {}
+        self.free: dict[str, np.ndarray] = {}
+        self.capacity_f: dict[str, np.ndarray] = {}  # as floats once, for the normalised scores (no zero)
+        for resource in RESOURCES:
+            capacity = np.array([getattr(n, resource.capacity_field) for n in ordered], dtype=np.int64)
+            allocated = np.array([getattr(n, resource.allocated_field) for n in ordered], dtype=np.int64)
+            self.capacity[resource.name] = capacity
+            self.free[resource.name] = capacity - allocated
+            self.capacity_f[resource.name] = np.maximum(capacity, 1).astype(np.float64)
         self.online = np.array([n.status == ONLINE for n in ordered], dtype=bool)
         self.draining = np.array([n.draining for n in ordered], dtype=bool)
         self.labels = [dict(n.labels) for n in ordered]
-        # Capacities as floats once, for the normalised scores (guarding a zero capacity).
-        self.cap_cpu_f = np.maximum(self.cap_cpu, 1).astype(np.float64)
-        self.cap_mem_f = np.maximum(self.cap_mem, 1).astype(np.float64)
         self._selector_masks: dict[frozenset, np.ndarray] = {}
+
+    # The first two resources by their familiar names (the same arrays).
+    @property
+    def free_cpu(self) -> np.ndarray:
+        return self.free["cpu"]
+
+    @property
+    def free_mem(self) -> np.ndarray:
+        return self.free["memory"]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -70,5 +95,5 @@ class NodeTable:
 
     def take(self, index: int, request: TaskRequest) -> None:
         """Account a placement in the snapshot so the next decision sees it."""
-        self.free_cpu[index] -= request.cpu
-        self.free_mem[index] -= request.mem
+        for resource in RESOURCES:
+            self.free[resource.name][index] -= request.amount(resource)

@@ -16,8 +16,7 @@ FILTERS: tuple[filters.Filter, ...] = (
     filters.ONLINE,
     filters.NOT_DRAINING,
     filters.SELECTOR,
-    filters.CPU,
-    filters.MEMORY,
+    *filters.RESOURCE_FILTERS.values(),  # one per resource of the vector
 )
 SCORERS: dict[str, Scorer] = {"best_fit": scorers.best_fit, "worst_fit": scorers.worst_fit}
 
@@ -53,6 +52,12 @@ def choose(
         return Decision(index=None, rejected=_rejections(pipeline, masks, len(nodes)), total=len(nodes))
     scores = scorer(nodes, request)[candidates]
     return Decision(index=int(candidates[np.argmin(scores)]), total=len(nodes))
+
+
+def feasible(nodes: NodeTable, index: int, request: TaskRequest, *,
+             pipeline: Sequence[filters.Filter] = FILTERS) -> bool:
+    """Whether the node at `index` passes every filter for `request` (the re-check under lock)."""
+    return all(bool(step.check(nodes, request)[index]) for step in pipeline)
 
 
 def _rejections(pipeline: Sequence[filters.Filter], masks: list[np.ndarray], total: int) -> dict[str, int]:

@@ -1,13 +1,15 @@
 """Claim pending tasks and reserve node capacity for them, atomically.
 
 One batch is one transaction:
-  1. claim up to `batch_size` PENDING tasks, highest priority first, then oldest
-     (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several schedulers take disjoint tasks);
-  2. plan every claimed task against a snapshot of the nodes (filters, then scorer);
-  3. lock the node rows the plan touches (`FOR UPDATE`, in id order: no deadlocks) and re-check
-     the plan against the locked rows; a node another scheduler filled meanwhile loses its share
-     of the plan, and those tasks stay PENDING for the next batch;
-  4. reserve capacity and move the tasks to ASSIGNED together.
+  1. claim up to `batch_size` PENDING tasks in queue order (`tasks.placement.queue`: priority, then
+     fair share, then age; `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several schedulers take
+     disjoint tasks);
+  2. ask the holds (`tasks.placement.holds`) which tasks wait for something else, and record why;
+  3. plan every other task against a snapshot of the nodes (filters, then scorer);
+  4. lock the node rows the plan touches (`FOR UPDATE`, in id order: no deadlocks) and run the same
+     filters again on the locked rows; a node another scheduler filled (or that changed) meanwhile
+     loses its share of the plan, and those tasks stay PENDING for the next batch;
+  5. reserve capacity and move the tasks to ASSIGNED together.
 On SQLite the same code is correct because IMMEDIATE transactions serialize writers.
 Lock order everywhere in the project: task rows before node rows.
 """
@@ -20,15 +22,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 
-from nodes.models import Node, NodeStatus
+from nodes.models import Node
+from nodes.resources import RESOURCES
 from scheduler_site import metrics
+from scheduler_site.statuses import TaskStatus, WaitReason
 from tasks import accounting, states
-from tasks.models import Task, TaskStatus
+from tasks.models import Task
+from tasks.placement import holds, queue
 from tasks.placement.nodetable import NodeTable, NodeView, TaskRequest
-from tasks.placement.pipeline import SCORERS, Decision, choose
+from tasks.placement.pipeline import SCORERS, Decision, choose, feasible
 
 log = logging.getLogger("tasks.placement")
 
@@ -39,36 +43,19 @@ class PlacementReport:
     unschedulable: int = 0
     conflicts: int = 0
     skipped_locked: int = 0  # PENDING tasks another transaction held: not looked at, retry soon
+    held: int = 0  # kept back by a hold (dependency, backoff, throttle, quota)
     batches: int = 0
     seconds: float = 0.0
     decision_seconds: list[float] = field(default_factory=list)
 
 
 def _snapshot() -> NodeTable:
-    rows = Node.objects.values_list(
-        "id", "name", "cpu_capacity", "mem_capacity", "cpu_allocated", "mem_allocated", "status", "draining", "labels"
-    )
-    return NodeTable([NodeView(*row) for row in rows])
-
-
-def _claim(batch_size: int, after: tuple[int, int] | None, report: PlacementReport) -> list[Task]:
-    query = Task.objects.filter(status=TaskStatus.PENDING)
-    if after is not None:
-        priority, task_id = after
-        query = query.filter(Q(priority__lt=priority) | Q(priority=priority, id__gt=task_id))
-    query = query.order_by("-priority", "id")
-    if not connection.features.has_select_for_update_skip_locked:
-        return list(query[:batch_size])
-    claimed = list(query.select_for_update(skip_locked=True, of=("self",))[:batch_size])
-    # A task row locked by another transaction (an agent's report on it, a cancel) is skipped,
-    # not waited for; nothing else would bring this pass back to it, so count it for a retry.
-    visible = set(query.values_list("id", flat=True)[:batch_size])
-    report.skipped_locked += len(visible - {task.pk for task in claimed})
-    return claimed
+    return NodeTable([NodeView(*row) for row in Node.objects.values_list(*NodeView.fields())])
 
 
 def _request(task: Task) -> TaskRequest:
-    return TaskRequest(cpu=task.cpu, mem=task.mem, node_selector=task.node_selector or {})
+    return TaskRequest(**{r.request_field: getattr(task, r.request_field) for r in RESOURCES},
+                       node_selector=task.node_selector or {})
 
 
 Plan = dict[int, list[Task]]  # node id -> tasks planned onto it
@@ -81,7 +68,7 @@ def _plan(tasks: list[Task], table: NodeTable, report: PlacementReport) -> tuple
     failed_shapes: dict[tuple, Decision] = {}
     for task in tasks:
         request = _request(task)
-        shape = (request.cpu, request.mem, frozenset(request.node_selector.items()))
+        shape = request.shape()
         # Within a batch capacity only shrinks, so a shape that fitted nowhere still fits nowhere.
         decision = failed_shapes.get(shape)
         if decision is None:
@@ -98,57 +85,73 @@ def _plan(tasks: list[Task], table: NodeTable, report: PlacementReport) -> tuple
 
 
 def _lock_and_recheck(by_node: dict[int, list[Task]]) -> tuple[dict[int, Node], list[Task]]:
-    """Lock the planned nodes; return those whose locked state still fits their share, and the
-    tasks of those that do not (another scheduler used the capacity first)."""
+    """Lock the planned nodes and run the plan's own filters again on the locked rows: a node whose
+    share still passes every filter, task after task, is accepted; the tasks of the others go back
+    to the queue (another scheduler used the capacity first, or the node changed: status, drain,
+    labels)."""
     locked = {node.pk: node for node in Node.objects.select_for_update().filter(pk__in=by_node).order_by("pk")}
+    table = NodeTable([NodeView(**{name: getattr(node, name) for name in NodeView.fields()})
+                       for node in locked.values()])
+    index = {int(node_id): i for i, node_id in enumerate(table.ids)}
     accepted: dict[int, Node] = {}
     bounced: list[Task] = []
     for node_id, tasks in by_node.items():
-        node = locked.get(node_id)
-        cpu = sum(t.cpu for t in tasks)
-        mem = sum(t.mem for t in tasks)
-        if (
-            node is not None
-            and node.status == NodeStatus.ONLINE
-            and not node.draining
-            and cpu <= node.cpu_free
-            and mem <= node.mem_free
-        ):
-            accepted[node_id] = node
+        row = index.get(node_id)
+        if row is not None and _share_fits(table, row, tasks):
+            accepted[node_id] = locked[node_id]
         else:
             bounced.extend(tasks)
     return accepted, bounced
 
 
+def _share_fits(table: NodeTable, row: int, tasks: list[Task]) -> bool:
+    for task in tasks:
+        request = _request(task)
+        if not feasible(table, row, request):
+            return False
+        table.take(row, request)
+    return True
+
+
 def _place(tasks: list[Task], report: PlacementReport) -> None:
-    """Plan `tasks` (claimed or just created by this transaction), lock and re-check the nodes,
-    reserve and assign; note why the rest fit nowhere."""
+    """Ask the holds, plan the rest (claimed or just created by this transaction), lock and
+    re-check the nodes, reserve and assign; note why the others wait."""
+    waiting = holds.held(tasks)
+    if waiting:
+        for task in tasks:
+            if task.pk in waiting:
+                states.note_waiting(task, *waiting[task.pk])
+        tasks = [task for task in tasks if task.pk not in waiting]
+        report.held += len(waiting)
     table = _snapshot()
     by_node, unplaced = _plan(tasks, table, report)
     accepted, bounced = _lock_and_recheck(by_node)
-    accounting.reserve(
-        {nid: (sum(t.cpu for t in by_node[nid]), sum(t.mem for t in by_node[nid])) for nid in accepted}
-    )
+    accounting.reserve({nid: _share(by_node[nid]) for nid in accepted})
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
     placements.sort(key=lambda pair: pair[0].pk)
     states.assign_many(placements)
     for task, decision in unplaced:
-        states.note_unschedulable(task, decision.explain())
+        states.note_waiting(task, WaitReason.UNSCHEDULABLE, decision.explain())
     report.placed += len(placements)
     report.unschedulable += len(unplaced)
     report.conflicts += len(bounced)
     report.batches += 1
 
 
-def _place_batch(batch_size: int, after: tuple[int, int] | None, report: PlacementReport) -> tuple[int, int] | None:
+def _share(tasks: list[Task]) -> tuple[int, ...]:
+    """What `tasks` ask for together, per resource of the vector."""
+    return tuple(sum(getattr(t, r.request_field) for t in tasks) for r in RESOURCES)
+
+
+def _place_batch(batch_size: int, after: queue.Cursor | None, report: PlacementReport) -> queue.Cursor | None:
     """Place one batch; returns the queue position to continue from, or None when the queue is done."""
     with transaction.atomic():
-        tasks = _claim(batch_size, after, report)
+        tasks, skipped = queue.claim(batch_size, after)
+        report.skipped_locked += skipped
         if not tasks:
             return None
         _place(tasks, report)
-        last = tasks[-1]
-        return (last.priority, last.pk) if len(tasks) == batch_size else None
+        return queue.cursor_of(tasks[-1]) if len(tasks) == batch_size else None
 
 
 def place_pending_tasks(*, batch_size: int = 1000, max_passes: int = 5) -> PlacementReport:
@@ -157,7 +160,7 @@ def place_pending_tasks(*, batch_size: int = 1000, max_passes: int = 5) -> Place
     started = time.perf_counter()
     for _ in range(max_passes):
         conflicts_before = report.conflicts
-        position: tuple[int, int] | None = None
+        position: queue.Cursor | None = None
         while True:
             position = _place_batch(batch_size, position, report)
             if position is None:

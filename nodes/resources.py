@@ -1,0 +1,52 @@
+"""The resource vector: every quantity a node has and a task asks for, one entry each. Filters
+(one "Insufficient <name>" check per entry), the Best Fit score (each dimension normalised by the
+node's capacity), the reservation and its re-check, the accounting and its invariant, the CHECK
+constraint and the API's figures all iterate over `RESOURCES`, so a new resource (GPUs, a named
+countable resource) is one entry here plus its columns, not five edits.
+
+Pure (no Django): the placement's pure modules use it too. Amounts are integers in the stored unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from scheduler_site.formats import millicores_to_cores
+
+
+def _same(amount: int) -> int:
+    return amount
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str  # as the filter's reason says it: "Insufficient <name>"
+    request_field: str  # Task's column, and the API's name of the task's request and the node's capacity
+    capacity_field: str  # Node's column
+    allocated_field: str  # Node's column: the sum over its ASSIGNED and RUNNING tasks
+    unit: str  # the stored unit, as the invariant's messages print it after an amount
+    to_api: Callable[[int], float | int] = _same  # stored unit -> the API's unit
+
+    @property
+    def reason(self) -> str:
+        return f"Insufficient {self.name}"
+
+
+CPU = Resource(name="cpu", request_field="cpu", capacity_field="cpu_capacity", allocated_field="cpu_allocated",
+               unit="m", to_api=millicores_to_cores)
+MEMORY = Resource(name="memory", request_field="mem", capacity_field="mem_capacity", allocated_field="mem_allocated",
+                  unit="MiB")
+
+RESOURCES: tuple[Resource, ...] = (CPU, MEMORY)
+
+
+def amounts(obj: object, field: str) -> tuple[int, ...]:
+    """One amount per resource, read from `obj`'s attribute named by each resource's `field`
+    ("request_field", "capacity_field" or "allocated_field")."""
+    return tuple(getattr(obj, getattr(resource, field)) for resource in RESOURCES)
+
+
+def show(values: tuple[int, ...]) -> str:
+    """Amounts in their stored units: '1500m/2048MiB'."""
+    return "/".join(f"{value}{resource.unit}" for resource, value in zip(RESOURCES, values, strict=True))
