@@ -1,4 +1,5 @@
-"""Operators' view of nodes: status, capacity, drain and undrain through the same services as the API."""
+"""Operators' view of nodes: status, capacity, drain and undrain through the same services as the
+API; deleting a node is forgetting it (`services.forget_node`: its tasks are requeued first)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class NodeAdmin(admin.ModelAdmin):
                        "draining")
     fields = ("name", "labels", *readonly_fields)
     inlines = [NodeEventInline]
-    actions = ["drain", "undrain"]
+    actions = ["drain", "undrain", "forget"]
 
     @admin.display(description="CPU (allocated / cores)")
     def cpu(self, node: Node) -> str:
@@ -45,7 +46,7 @@ class NodeAdmin(admin.ModelAdmin):
 
     def _set_draining(self, request, queryset, draining: bool) -> None:
         for node in queryset:
-            services.set_draining(node_id=node.pk, draining=draining)
+            services.set_draining(node_id=node.pk, draining=draining, by=request.user.get_username())
         verb = "Draining" if draining else "Undrained"
         self.message_user(request, f"{verb}: {', '.join(n.name for n in queryset)}.", messages.SUCCESS)
 
@@ -56,3 +57,17 @@ class NodeAdmin(admin.ModelAdmin):
     @admin.action(description="Undrain", permissions=["change"])
     def undrain(self, request, queryset) -> None:
         self._set_draining(request, queryset, False)
+
+    @admin.action(description="Forget (requeue its tasks and remove it; its agent registers anew)",
+                  permissions=["delete"])
+    def forget(self, request, queryset) -> None:
+        names = [node.name for node in queryset]
+        self.delete_queryset(request, queryset)
+        self.message_user(request, f"Forgotten: {', '.join(names)}; their tasks were requeued.", messages.SUCCESS)
+
+    def delete_model(self, request, obj: Node) -> None:
+        services.forget_node(node_id=obj.pk, by=request.user.get_username())
+
+    def delete_queryset(self, request, queryset) -> None:
+        for node_id in list(queryset.values_list("pk", flat=True)):
+            services.forget_node(node_id=node_id, by=request.user.get_username())

@@ -15,6 +15,7 @@ from nodes.node_updates import nodes_changed
 from nodes.resources import CPU, MEMORY, RESOURCES
 from scheduler_site import tokens
 from scheduler_site.exceptions import NodeNameTaken
+from scheduler_site.formats import millicores_to_cores, plural
 
 log = logging.getLogger("nodes")
 
@@ -42,8 +43,9 @@ def register_node(
 ) -> tuple[Node, str]:
     """Join (or rejoin) the cluster. Returns the node and its clear token.
 
-    A name already in use is taken over only by the holder of that node's token (an agent
-    restarted with its state dir) or when the node is OFFLINE (its tasks were requeued already).
+    The join token creates new nodes only: a name already in use is taken back only by the holder
+    of that node's own token (an agent restarted with its state dir), whatever the node's status.
+    To give the name to another agent, an operator forgets the node first (`forget_node`).
     """
     now = timezone.now()
     node = Node.objects.select_for_update().filter(name=name).first()
@@ -54,7 +56,7 @@ def register_node(
             token_digest=tokens.hash_secret(secret), last_heartbeat=now, registered_at=now,
         )
         NodeEvent.objects.create(node=node, to_status=NodeStatus.ONLINE, reason="Registered",
-                                 message=f"Joined with {cpu}m CPU, {mem} MiB.")
+                                 message=f"Joined with {plural(millicores_to_cores(cpu), 'core')}, {mem} MiB.")
         nodes_changed([node])
         hooks.placement_wanted()
         log.info("node registered", extra={"node": name, "node_id": node.pk})
@@ -66,18 +68,13 @@ def register_node(
         and presented.ident == str(node.pk)
         and tokens.secret_matches(presented.secret, node.token_digest)
     )
-    if not holds_token and node.status != NodeStatus.OFFLINE:
+    if not holds_token:
         raise NodeNameTaken(
-            f"A node named {name!r} is {node.status}; rejoin with its token (agent state dir) "
-            "or wait until it is OFFLINE.",
+            f"A node named {name!r} exists ({node.status}); rejoin with its own token (the agent's state "
+            "dir), or have an operator forget the node in the admin first.",
             field="name",
         )
-    if holds_token:
-        token = node_token
-    else:
-        secret = tokens.new_secret()
-        node.token_digest = tokens.hash_secret(secret)
-        token = tokens.make_token(tokens.NODE_PREFIX, node.pk, secret)
+    token = node_token
     # Capacity may change between lives; it never drops below what tasks hold right now.
     offered = {CPU.capacity_field: cpu, MEMORY.capacity_field: mem}
     for resource in RESOURCES:
@@ -88,7 +85,7 @@ def register_node(
     node.last_heartbeat = now
     node.registered_at = now
     node.save(update_fields=[*(r.capacity_field for r in RESOURCES), "labels", "agent_info", "last_heartbeat",
-                             "registered_at", "token_digest"])
+                             "registered_at"])
     if node.status == NodeStatus.ONLINE:
         NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,
                                  reason="Rejoined", message="Agent registered again.")
@@ -96,20 +93,34 @@ def register_node(
     else:
         set_status(node, NodeStatus.ONLINE, reason="Rejoined", message="Agent registered again.")
     hooks.placement_wanted()
-    log.info("node rejoined", extra={"node": name, "node_id": node.pk, "with_token": holds_token})
+    log.info("node rejoined", extra={"node": name, "node_id": node.pk})
     return node, token
 
 
 @transaction.atomic
-def set_draining(*, node_id: int, draining: bool) -> Node:
-    """Cordon (no new placements; running tasks finish) or uncordon a node."""
+def set_draining(*, node_id: int, draining: bool, by: str = "") -> Node:
+    """Cordon (no new placements; running tasks finish) or uncordon a node; `by`: who did it."""
     node = Node.objects.select_for_update().get(pk=node_id)
     if node.draining != draining:
         node.draining = draining
         node.save(update_fields=["draining"])
-        NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,
-                                 reason="Drained" if draining else "Undrained")
+        verb = "Drained" if draining else "Undrained"
+        NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status, reason=verb,
+                                 message=f"{verb} by {by}." if by else "")
         nodes_changed([node])
         if not draining:
             hooks.placement_wanted()
     return node
+
+
+@transaction.atomic
+def forget_node(*, node_id: int, by: str = "") -> bool:
+    """An operator removes a node for good (admin delete or "forget"): it goes OFFLINE and what it
+    holds is requeued, as on node loss (answered by `tasks` through `hooks.releasing_node`), then the
+    row goes, in one transaction. Its name is free for a new registration; its agent, refused with
+    its old token, registers again as a new node. Returns whether there was a node."""
+    hooks.releasing_node(node_id)
+    deleted, _ = Node.objects.filter(pk=node_id).delete()
+    if deleted:
+        log.info("node forgotten", extra={"node_id": node_id, "by": by})
+    return bool(deleted)

@@ -69,7 +69,7 @@ class NodeDrainView(APIView):
     @extend_schema(request=None, responses=NodeDetailSerializer)
     def post(self, request: Request, pk: str) -> Response:
         node = selectors.get_node(pk)
-        services.set_draining(node_id=node.pk, draining=self.draining)
+        services.set_draining(node_id=node.pk, draining=self.draining, by=request.user.get_username())
         return _detail(pk)
 
 

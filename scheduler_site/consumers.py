@@ -53,7 +53,7 @@ class Consumer(AsyncWebsocketConsumer):
             raise
         except Exception as error:
             log.exception("websocket handler failed",
-                          extra={"consumer": type(self).__name__, "message": message.get("type")})
+                          extra={"consumer": type(self).__name__, "handling": message.get("type")})
             if message["type"] == "websocket.disconnect":
                 raise StopConsumer() from None
             if self.accepted:

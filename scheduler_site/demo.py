@@ -22,6 +22,8 @@ from pathlib import Path
 
 import requests
 
+from scheduler_site.formats import plural
+
 ROOT = Path(__file__).resolve().parent.parent
 AGENTS = (("small", "1", "1024"), ("medium", "2", "4096"), ("large", "4", "8192"))
 FAST_TIMERS = {"SCHEDULER_HEARTBEAT_INTERVAL": "0.5", "SCHEDULER_UNHEALTHY_AFTER": "1.5",
@@ -153,7 +155,7 @@ mini-scheduler is running.
   API        {base}/api/v1/   (docs: {base}/api/docs/)
   Admin      {base}/admin/
   Login      {username} / {password}
-  Nodes      {", ".join(f"{n} ({c} cores, {m} MiB)" for n, c, m in agents)}
+  Nodes      {", ".join(f"{n} ({plural(float(c), 'core')}, {m} MiB)" for n, c, m in agents)}
   Logs       {data_dir / "logs"}/
   Try        curl -s -XPOST {base}/api/v1/tasks -H "Authorization: Token {token}" \\
                -H 'content-type: application/json' -d '{{"command": "echo hello; sleep 2", "cpu": 0.5, "mem": 64}}'

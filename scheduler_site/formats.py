@@ -34,3 +34,9 @@ def parse_id(raw: str | int) -> int | None:
         return None
     value = int(text)
     return value if 0 < value <= MAX_ID else None
+
+
+def plural(count: float, singular: str, plural_form: str | None = None) -> str:
+    """'1 core', '2 cores', '0.5 cores', '1 line', '3 lines'."""
+    shown = f"{count:g}" if isinstance(count, float) else str(count)
+    return f"{shown} {singular if count == 1 else (plural_form or singular + 's')}"

@@ -1,4 +1,6 @@
-"""Operators' view of tasks: filters, search, history; cancel and requeue through `tasks.services`."""
+"""Operators' view of tasks: filters, search, history; cancel, requeue and delete through
+`tasks.services` (deleting a task that has not finished cancels it first: its reservation is
+released, its agent told, its events written)."""
 
 from __future__ import annotations
 
@@ -60,3 +62,10 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Requeue (end the current attempt, place again)", permissions=["change"])
     def requeue(self, request, queryset) -> None:
         self._each(request, queryset, services.requeue_task, "Requeued")
+
+    def delete_model(self, request, obj: Task) -> None:
+        services.delete_task(task_id=obj.pk, by=request.user.get_username())
+
+    def delete_queryset(self, request, queryset) -> None:
+        for task_id in list(queryset.values_list("pk", flat=True)):
+            services.delete_task(task_id=task_id, by=request.user.get_username())

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from scheduler_site.exceptions import InvalidTransition, NotFound
 from tasks import recovery, states
-from tasks.models import ACTIVE_STATUSES, Task, TaskStatus
+from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskStatus
 from tasks.placement.reservation import place_submitted
 from tasks.placement.trigger import request_placement
 
@@ -69,3 +69,21 @@ def requeue_task(*, task_id: int, by: str = "") -> Task:
         raise InvalidTransition(f"Only ASSIGNED or RUNNING tasks can be requeued; this one is {task.status}.")
     recovery.requeue(task, reason="Requeued", message=f"Requeued by {by}." if by else "Requeued.")
     return task
+
+
+@transaction.atomic
+def delete_task(*, task_id: int, by: str = "") -> None:
+    """Operator action (admin delete): a task that has not finished is cancelled first, as
+    `cancel_task` does (reservation released, agent nudged to kill it), then the task goes with its
+    events and output."""
+    task = Task.objects.select_for_update().filter(pk=task_id).first()
+    if task is None:
+        return
+    if task.status not in TERMINAL_STATUSES:
+        was_active = task.status in ACTIVE_STATUSES
+        states.transition(task, TaskStatus.CANCELLED, reason="Cancelled",
+                          message=f"Deleted by {by}." if by else "Deleted.")
+        if was_active:
+            request_placement()
+    task.delete()
+    log.info("task deleted", extra={"task": task_id, "by": by})

@@ -213,3 +213,14 @@ def note_waiting(task: Task, kind: str, message: str) -> TaskEvent | None:
     event.save()
     task_updates.tasks_changed([task], events=[event])
     return event
+
+
+def record_late_exit(task: Task, exit_code: int | None) -> None:
+    """The exit code of an attempt that ended after the task did (cancelled: the agent killed it and
+    reports how it ended). Recorded once, without a transition; the caller holds the row and has
+    checked the report's attempt is the task's."""
+    if exit_code is None or task.exit_code is not None or task.status != S.CANCELLED:
+        return
+    task.exit_code, task.updated_at = exit_code, timezone.now()
+    Task.objects.filter(pk=task.pk).update(exit_code=exit_code, updated_at=task.updated_at)
+    task_updates.tasks_changed([task])

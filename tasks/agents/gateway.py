@@ -7,6 +7,7 @@ starts what it should run and kills what it should not), and a verdict per repor
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import UTC, datetime
 
@@ -49,10 +50,22 @@ def _finish(task: Task, report: Report) -> None:
         states.transition(task, TaskStatus.SUCCEEDED, reason="Succeeded", exit_code=0, at=at,
                           message="Exited with code 0.")
     else:
-        detail = f"killed by signal {code - 128}" if code is not None and code > 128 else f"exited with code {code}"
         states.transition(task, TaskStatus.FAILED, reason="Failed", exit_code=code, at=at,
-                          message=f"The command {detail}." + (f" {report.message}" if report.message else ""))
+                          message=exit_sentence(code) + (f" {report.message}" if report.message else ""))
     request_placement()
+
+
+def exit_sentence(code: int | None) -> str:
+    """'The command exited with code 3.' or 'The command was killed by signal 10 (SIGUSR1).' (a shell
+    reports death by signal N as 128+N)."""
+    if code is None or code <= 128:
+        return f"The command exited with code {code}."
+    number = code - 128
+    try:
+        name = f" ({signal.Signals(number).name})"
+    except ValueError:
+        name = ""
+    return f"The command was killed by signal {number}{name}."
 
 
 def apply_report(node_id: int, report: Report) -> dict:
@@ -61,7 +74,9 @@ def apply_report(node_id: int, report: Report) -> dict:
         with transaction.atomic():
             task = fencing.lock_current_attempt(task_id=report.task, attempt=report.attempt, node_id=node_id)
             if task.status not in ACTIVE_STATUSES:
-                return _ok(report)  # finished or cancelled already: nothing to do, and nothing to reject
+                if report.state == ReportState.EXITED:
+                    states.record_late_exit(task, report.exit_code)  # a cancelled attempt's real exit code
+                return _ok(report)  # finished or cancelled already: nothing else to do, nothing to reject
             if report.state == ReportState.RUNNING:
                 if task.status == TaskStatus.ASSIGNED:
                     states.transition(task, TaskStatus.RUNNING, reason="Started", at=_when(report.at),

@@ -179,3 +179,67 @@ def test_a_lost_report_requeues_the_task_for_its_next_attempt(node_a):
     place_pending_tasks()
     assert Task.objects.get(pk=running.pk).attempt == 2
     assert invariant_violations() == []
+
+
+def test_the_join_token_cannot_take_the_name_of_an_offline_node(joiner, node_a):
+    """The join token creates new nodes only: it once re-registered an OFFLINE node's name and rotated
+    its token, locking the real agent out."""
+    node, agent = node_a
+    token_before = Node.objects.get(pk=node.pk).token_digest
+    Node.objects.filter(pk=node.pk).update(status=NodeStatus.OFFLINE)
+
+    response = joiner.post("/api/v1/internal/register", {"name": "node-a", "cpu": 1, "mem": 512}, format="json")
+
+    assert response.status_code == 409, response.content
+    assert "forget" in response.json()["name"][0]
+    assert Node.objects.get(pk=node.pk).token_digest == token_before
+    assert agent.post(f"/api/v1/internal/nodes/{node.pk}/heartbeat", {}, format="json").status_code == 200
+
+
+def test_a_cancelled_task_records_the_exit_code_its_process_really_had(node_a, api):
+    node, agent = node_a
+    running = builders.task_in(TaskStatus.RUNNING, on=node)
+    assert api.post(f"/api/v1/tasks/{running.pk}/cancel").status_code == 200
+
+    answer = heartbeat(agent, node, {"task": running.pk, "attempt": 1, "state": "exited", "exit_code": 143,
+                                     "reason": "killed"})
+
+    assert answer["verdicts"][0]["result"] == "ok"
+    task = Task.objects.get(pk=running.pk)
+    assert (task.status, task.exit_code) == (TaskStatus.CANCELLED, 143)
+    heartbeat(agent, node, {"task": running.pk, "attempt": 1, "state": "exited", "exit_code": 0})
+    assert Task.objects.get(pk=running.pk).exit_code == 143  # recorded once
+    assert invariant_violations() == []
+
+
+def test_a_stale_attempts_exit_code_is_not_recorded_on_a_cancelled_task(node_a, api):
+    node, agent = node_a
+    running = builders.task_in(TaskStatus.RUNNING, on=node)
+    api.post(f"/api/v1/tasks/{running.pk}/cancel")
+
+    answer = heartbeat(agent, node, {"task": running.pk, "attempt": 2, "state": "exited", "exit_code": 9})
+
+    assert answer["verdicts"][0]["result"] == "stale"
+    assert Task.objects.get(pk=running.pk).exit_code is None
+
+
+@pytest.mark.parametrize("code, message", [
+    (3, "The command exited with code 3."),
+    (138, "The command was killed by signal 10 (SIGUSR1)."),
+    (137, "The command was killed by signal 9 (SIGKILL)."),
+    (200, "The command was killed by signal 72."),
+])
+def test_a_failed_commands_message_reads_as_a_sentence(node_a, code, message):
+    node, agent = node_a
+    running = builders.task_in(TaskStatus.RUNNING, on=node)
+
+    heartbeat(agent, node, {"task": running.pk, "attempt": 1, "state": "exited", "exit_code": code})
+
+    assert Task.objects.get(pk=running.pk).status_message == message
+
+
+@pytest.mark.parametrize("cores, said", [(1, "1 core"), (2, "2 cores"), (0.5, "0.5 cores")])
+def test_the_registration_event_counts_cores_in_plain_english(joiner, cores, said):
+    body = joiner.post("/api/v1/internal/register", {"name": "w", "cpu": cores, "mem": 512}, format="json").json()
+
+    assert Node.objects.get(pk=body["id"]).events.get(reason="Registered").message == f"Joined with {said}, 512 MiB."

@@ -98,6 +98,8 @@ def test_drain_stops_new_placements_and_undrain_allows_them_again(api, drain, un
     place_pending_tasks()
     assert Task.objects.get(pk=waiting.pk).status == TaskStatus.ASSIGNED
     assert [e.reason for e in NodeEvent.objects.filter(node=node)] == ["Registered", "Drained", "Undrained"]
+    assert [e.message for e in NodeEvent.objects.filter(node=node)][1:] == [
+        "Drained by operator.", "Undrained by operator."]
 
 
 def test_drain_lets_running_tasks_finish_on_the_node(api):
