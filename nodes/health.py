@@ -4,7 +4,7 @@ that writes `Node.status`. Requeueing an OFFLINE node's tasks is `tasks.recovery
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -111,25 +111,28 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
     postgres = connection.vendor == "postgresql"
     row = "(%s::bigint, %s::double precision, %s::double precision)" if postgres else "(%s, %s, %s)"
     table = Node._meta.db_table
-    sql = (  # `before` is a second scan of the node table: its last_heartbeat is the value before the update
+    # RETURNING names only the updated table's columns: SQLite (3.40, what Python links on Debian
+    # 12) cannot return a column of a joined table. The previous heartbeat times are read first, in
+    # the same transaction (on SQLite, IMMEDIATE: the write lock is already held).
+    sql = (
         f"WITH beat(id, cpu, mem) AS (VALUES {', '.join([row] * len(beats))}) "
         f"UPDATE {table} SET last_heartbeat = %s, cpu_usage = beat.cpu, mem_usage = beat.mem "
-        f"FROM beat JOIN {table} AS before ON before.id = beat.id "
-        f"WHERE {table}.id = beat.id AND {table}.status = %s "
-        f"RETURNING {table}.id, {table}.generation, {table}.draining, before.last_heartbeat, beat.cpu, beat.mem"
+        f"FROM beat WHERE {table}.id = beat.id AND {table}.status = %s "
+        f"RETURNING {table}.id, {table}.generation, {table}.draining, {table}.cpu_usage, {table}.mem_usage"
     )
     params = [value for beat in beats for value in beat] + [now, NodeStatus.ONLINE]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    with transaction.atomic():
+        previous = dict(Node.objects.filter(pk__in=[beat[0] for beat in beats], status=NodeStatus.ONLINE)
+                        .values_list("pk", "last_heartbeat"))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
     answers = {row[0]: (row[1], NodeStatus.ONLINE, bool(row[2])) for row in rows}
     metrics.HEARTBEATS.labels("websocket").inc(len(beats))
-    for _, _, _, before, _, _ in rows:
-        if isinstance(before, str):  # SQLite hands back text
-            before = datetime.fromisoformat(before)
+    for node_id, *_ in rows:
+        before = previous.get(node_id)
         if before is not None:
-            metrics.HEARTBEAT_GAP.observe((now - (before if before.tzinfo else before.replace(tzinfo=UTC)))
-                                          .total_seconds())
+            metrics.HEARTBEAT_GAP.observe((now - before).total_seconds())
     for node_id, cpu, mem in beats:
         if node_id in answers:
             continue
@@ -138,5 +141,5 @@ def record_heartbeats(beats: list[tuple[int, float | None, float | None]]) -> di
             record_heartbeat(node, cpu_usage=cpu, mem_usage=mem)
             node.refresh_from_db(fields=["generation", "status", "draining"])
             answers[node_id] = (node.generation, node.status, node.draining)
-    usage_seen([(row[0], row[4], row[5]) for row in rows], now)
+    usage_seen([(row[0], row[3], row[4]) for row in rows], now)
     return answers
