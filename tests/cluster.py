@@ -131,14 +131,21 @@ class Cluster:
         return self._spawn(name, [sys.executable, str(ROOT / "manage.py"), "sweepnodes"], self.env)
 
     def start_agent(self, name: str, *, cpu: float = 2, mem: int = 2048, labels: str = "", master: str | None = None,
-                    wait: bool = True, options: tuple[str, ...] = ()) -> subprocess.Popen:
-        env = {k: v for k, v in self.env.items() if k not in ("DATABASE_URL", "DJANGO_SECRET_KEY")}
+                    wait: bool = True, options: tuple[str, ...] = (),
+                    env: dict[str, str | None] | None = None) -> subprocess.Popen:
+        """`env` adds to the agent's environment (None removes a variable)."""
+        agent_env = {k: v for k, v in self.env.items() if k not in ("DATABASE_URL", "DJANGO_SECRET_KEY")}
+        for key, value in (env or {}).items():
+            if value is None:
+                agent_env.pop(key, None)
+            else:
+                agent_env[key] = value
         argv = [sys.executable, str(ROOT / "manage.py"), "runworker", "--master", master or self.url,
                 "--name", name, "--cpu", str(cpu), "--mem", str(mem), "--state-dir", str(self.workdir / name)]
         if labels:
             argv += ["--labels", labels]
         argv += options
-        process = self._spawn(f"agent-{name}", argv, env)
+        process = self._spawn(f"agent-{name}", argv, agent_env)
         if wait:
             self.wait_node(name, "ONLINE")
         return process
