@@ -29,7 +29,7 @@ ERROR_LEVELS = {"error", "critical", "fatal"}
 TRACEBACK = "Traceback (most recent call last)"
 PLAIN_ERROR = re.compile(r"^(ERROR|CRITICAL|FATAL)\b|Unhandled error in Deferred|Traceback \(most recent call last\)")
 CHAINED = ("During handling of the above exception", "The above exception was the direct cause")
-SHOWN_PER_ENTRY = 1500  # characters of one offending entry in the failure message
+SHOWN_PER_ENTRY = 600  # characters of one offending entry in the failure message (the log has it whole)
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,33 @@ class Problem:
     entry: str
 
     def __str__(self) -> str:
-        text = self.entry if len(self.entry) <= SHOWN_PER_ENTRY else self.entry[:SHOWN_PER_ENTRY] + " [...]"
-        return f"[{self.process}] {text}"
+        return f"[{self.process}] {summary(self.entry)}"
+
+
+def summary(entry: str) -> str:
+    """One offending entry, short: a JSON record's level, logger and message with the last lines
+    of its traceback (the exception); a plain entry's first and last lines."""
+    record = _record(entry)
+    if record is not None:
+        text = f"{record.get('ts', '')} {record.get('level', '')} {record.get('logger', '')}: {record.get('msg', '')}"
+        exc = str(record.get("exc", ""))
+        if exc:
+            lines = [line.strip() for line in exc.strip().splitlines() if line.strip(" ^~")]
+            text += " | " + " / ".join(lines[-2:])
+    else:
+        lines = entry.splitlines()
+        text = entry if len(lines) <= 6 else "\n    ".join([*lines[:2], "...", *lines[-3:]])
+    return text if len(text) <= SHOWN_PER_ENTRY else text[:SHOWN_PER_ENTRY] + " [...]"
+
+
+def _record(entry: str) -> dict | None:
+    if not entry.startswith("{"):
+        return None
+    try:
+        record = json.loads(entry)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def entries(text: str) -> Iterator[str]:
@@ -102,13 +127,9 @@ def _next_starts(lines: list[str], start: int, prefixes: tuple[str, ...]) -> boo
 
 def is_error(entry: str) -> bool:
     """An ERROR/CRITICAL record, or any traceback (a warning that carries one counts too)."""
-    if entry.startswith("{"):
-        try:
-            record = json.loads(entry)
-        except ValueError:
-            record = None
-        if isinstance(record, dict):
-            return str(record.get("level", "")).lower() in ERROR_LEVELS or TRACEBACK in entry
+    record = _record(entry)
+    if record is not None:
+        return str(record.get("level", "")).lower() in ERROR_LEVELS or TRACEBACK in entry
     return PLAIN_ERROR.search(entry) is not None
 
 
