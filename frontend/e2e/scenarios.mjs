@@ -323,7 +323,7 @@ export const scenarios = [
     },
   ],
   [
-    'no console errors during the run',
+    'no console error, failed request or 5xx answer during the run',
     async ({ consoleErrors }) => {
       assert.deepEqual(consoleErrors, [])
     },
