@@ -161,7 +161,7 @@ class Driver:
     # -- the steps ---------------------------------------------------------------------------
 
     def log_in(self) -> None:
-        answer = self.call("POST", "/api/v1/auth/token",
+        answer = self.call("POST", "/api/v1/auth/token", expect=201,
                            json={"username": self.ready["username"], "password": self.ready["password"]})
         self.api.headers["Authorization"] = f"Token {answer['token']}"
         assert self.call("GET", "/api/v1/auth/me")["username"] == self.ready["username"]
