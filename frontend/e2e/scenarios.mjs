@@ -314,6 +314,16 @@ export const scenarios = [
     },
   ],
   [
+    'the API docs render without internet: Swagger UI comes from the master itself',
+    async ({ page, base }) => {
+      await page.goto(`${base}/api/docs/`)
+      await page.waitForSelector('.swagger-ui .opblock', { timeout: 20_000 })
+      const elsewhere = await page.evaluate(() =>
+        performance.getEntriesByType('resource').map((e) => e.name).filter((url) => !url.startsWith(location.origin)))
+      assert.deepEqual(elsewhere, [])
+    },
+  ],
+  [
     'sign out',
     async ({ page, base }) => {
       await page.click('[data-testid=logout]')
