@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "--mem", mem, "--labels", f"size={name}",
                                     "--state-dir", str(data_dir / "agents" / name)], agent_env)
         token = requests.post(f"{base}/api/v1/auth/token", json={"username": username, "password": password},
-                              timeout=5).json()["token"]
+                              timeout=30).json()["token"]
         _wait_nodes(base, token, [name for name, _, _ in agents], timeout=60)
         print(f"""
 mini-scheduler is running.
