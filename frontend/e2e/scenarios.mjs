@@ -321,6 +321,8 @@ export const scenarios = [
       const elsewhere = await page.evaluate(() =>
         performance.getEntriesByType('resource').map((e) => e.name).filter((url) => !url.startsWith(location.origin)))
       assert.deepEqual(elsewhere, [])
+      await page.goto(`${base}/`) // back to the app for the next scenario
+      await page.waitForSelector('[data-testid=logout]')
     },
   ],
   [
