@@ -202,6 +202,7 @@ def main() -> None:
     args = parser.parse_args()
     args.steps = [int(step) for step in args.steps.split(",")]
     args.log_dir = args.log_dir or tempfile.mkdtemp(prefix="mini-scheduler-heartbeats-")
+    Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     url = fresh_postgres(args.database_url)
     subprocess.run([PYTHON, str(ROOT / "manage.py"), "migrate", "-v", "0"], cwd=ROOT, check=True,
                    env={**os.environ, "DATABASE_URL": url, "DJANGO_SECRET_KEY": "bench-secret-key",
