@@ -8,6 +8,7 @@ Django's connection hygiene in the thread that uses the connection, so the hop i
 
 from __future__ import annotations
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -18,3 +19,12 @@ class Consumer(AsyncWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """A peer that went away while we answered it (an agent killed mid-heartbeat) is not an
+        error of ours: its disconnect arrives next and runs the bookkeeping. Raising here killed
+        the consumer instead, and its disconnect (gauge, group membership) never ran."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            pass
