@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FRONTEND_STAMP := frontend/node_modules/.installed
 PG_TEST_URL ?= $(DATABASE_URL)
 
-.PHONY: demo test test-sqlite test-postgres test-frontend frontend venv lint bench clean
+.PHONY: demo demo-smoke test test-sqlite test-postgres test-frontend frontend venv lint bench clean
 
 venv: $(STAMP)
 $(STAMP): requirements.txt
@@ -24,7 +24,12 @@ frontend: $(if $(wildcard frontend/package.json),$(FRONTEND_STAMP))
 	else echo "frontend/ has no app yet: skipping the dashboard build"; fi
 
 demo: venv frontend
-	$(PY) manage.py demo
+	$(PY) manage.py demo $(ARGS)
+
+# `make demo` on this checkout driven through the API for about a minute (tests/demo_smoke.py);
+# fails on a step that misbehaves or on any ERROR line or traceback in the demo's logs.
+demo-smoke: venv
+	$(PY) tests/demo_smoke.py $(SMOKE_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,6 @@
-"""Bring up a local cluster for a benchmark (through `manage.py demo`) and talk to it."""
+"""Bring up a local cluster for a benchmark (through `manage.py demo`) and talk to it. When it
+stops, every process's log is checked with the error-log guard (tests/logguard.py): an ERROR line
+or a traceback the benchmark did not declare (`expect`) fails the benchmark."""
 
 from __future__ import annotations
 
@@ -18,6 +20,10 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import logguard  # noqa: E402
+
 PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
 
 
@@ -85,7 +91,10 @@ class Cluster:
 
 @contextlib.contextmanager
 def cluster(*, agents: str, database_url: str | None = None, redis_url: str | None = None,
-            fast_timers: bool = True, env: dict | None = None) -> Iterator[Cluster]:
+            fast_timers: bool = True, env: dict | None = None,
+            expect: tuple[tuple[str, str], ...] = ()) -> Iterator[Cluster]:
+    """A `manage.py demo` cluster; `expect` declares (process glob, regex) errors the benchmark
+    provokes on purpose, e.g. ("agent-a", r"...")."""
     data_dir = tempfile.mkdtemp(prefix="mini-scheduler-bench-")
     argv = [PYTHON, str(ROOT / "manage.py"), "demo", "--port", str(free_port()), "--data-dir", data_dir,
             "--agents", agents]
@@ -111,12 +120,21 @@ def cluster(*, agents: str, database_url: str | None = None, redis_url: str | No
     api.headers["Authorization"] = f"Token {ready['token']}"
     try:
         yield Cluster(url=ready["url"], token=ready["token"], ready=ready, api=api, pid=process.pid)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+    except BaseException:
+        _stop(process)
+        raise
+    _stop(process)
+    logguard.check(logguard.read_dir(Path(data_dir) / "logs"), [logguard.Expected.of(pattern, name)
+                                                               for name, pattern in expect],
+                   where=f"{data_dir}/logs")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def fresh_postgres(url: str) -> str:

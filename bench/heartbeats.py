@@ -19,12 +19,14 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import PYTHON, free_port, fresh_postgres, percentile, write_json  # noqa: E402
+from tests import logguard  # noqa: E402
 
 INTERVAL = 3.0
 HEARTBEAT = json.dumps({"type": "heartbeat", "cpu_usage": 12.5, "mem_usage": 40.0})
@@ -131,11 +133,13 @@ async def run(args) -> list[tuple]:
 
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "SCHEDULER_LOG_LEVEL": "WARNING"}
-    logs = open(Path(args.log_dir) / "master.log", "wb")  # noqa: SIM115
+    master_log = open(Path(args.log_dir) / "master.log", "wb")  # noqa: SIM115
+    sweeper_log = open(Path(args.log_dir) / "sweeper.log", "wb")  # noqa: SIM115
     master = subprocess.Popen([PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                               "scheduler_site.asgi:application"], cwd=ROOT, env=env, stdout=logs, stderr=logs)
+                               "scheduler_site.asgi:application"], cwd=ROOT, env=env, stdout=master_log,
+                              stderr=subprocess.STDOUT)
     sweeper = subprocess.Popen([PYTHON, str(ROOT / "manage.py"), "sweepnodes"], cwd=ROOT, env=env,
-                               stdout=logs, stderr=logs)
+                               stdout=sweeper_log, stderr=subprocess.STDOUT)
     url = f"ws://127.0.0.1:{port}/ws/agent/"
     await asyncio.sleep(3)
     stats, stop, gate = Stats(), asyncio.Event(), asyncio.Semaphore(50)
@@ -192,10 +196,13 @@ def main() -> None:
     parser.add_argument("--steps", default="1000,2500,5000,7500,10000")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/mini_scheduler_heartbeats")
-    parser.add_argument("--log-dir", default="/tmp")
+    parser.add_argument("--log-dir", default=None, help="where the master's and sweeper's logs go "
+                        "(default: a new temporary directory)")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
     args.steps = [int(step) for step in args.steps.split(",")]
+    args.log_dir = args.log_dir or tempfile.mkdtemp(prefix="mini-scheduler-heartbeats-")
+    Path(args.log_dir).mkdir(parents=True, exist_ok=True)
     url = fresh_postgres(args.database_url)
     subprocess.run([PYTHON, str(ROOT / "manage.py"), "migrate", "-v", "0"], cwd=ROOT, check=True,
                    env={**os.environ, "DATABASE_URL": url, "DJANGO_SECRET_KEY": "bench-secret-key",
@@ -215,6 +222,7 @@ def main() -> None:
         write_json(args.json, {"held": max(held) if held else 0, "steps": [
             {"nodes": nodes, "p50_ms": p50, "p99_ms": p99, "unhealthy": unhealthy, "holds": ok}
             for nodes, _, p50, p99, _, unhealthy, _, _, ok in rows]})
+    logguard.check(logguard.read_dir(args.log_dir), where=args.log_dir)  # an error fails the benchmark
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.harness import write_json  # noqa: E402
+from tests import logguard  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/mini_scheduler_bench"
 TARGET_RATE = 5000
@@ -190,6 +191,7 @@ def run_child(database_url: str, nodes: int, tasks: int, redis_url: str = "") ->
     done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"benchmark on {database_url} failed:\n{done.stdout}\n{done.stderr}")
+    logguard.check({"placement": done.stderr}, where=f"the placement run on {database_url}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

@@ -13,6 +13,11 @@ class CliError(Exception):
     """Printed as is, exit code 1."""
 
 
+class StreamLost(CliError):
+    """The log stream could not be opened or dropped for a reason that may pass (the master
+    restarting, a proxy's 502): following resumes after the last sequence it printed."""
+
+
 class Api:
     def __init__(self, url: str, token: str | None, *, timeout: float = 15.0) -> None:
         self.url, self.token, self.timeout = url, token, timeout
@@ -47,7 +52,9 @@ class Api:
         return self.request("POST", path, json=body or {})
 
     def follow(self, task_id: int, *, attempt: int | None, after: int) -> Iterator[dict]:
-        """Frames of the task's log WebSocket, from `after` on."""
+        """Frames of the task's log WebSocket, from `after` on (of `attempt`, else of the newest).
+        Ends when the master closes the stream; raises StreamLost when it cannot be reached or
+        the connection breaks, CliError when the master refuses us."""
         query = f"after={after}" + (f"&attempt={attempt}" if attempt is not None else "")
         ws_url = self.url.replace("http", "ws", 1) + f"/ws/tasks/{task_id}/logs/?{query}"
         try:
@@ -57,20 +64,27 @@ class Api:
                 ws_url, header=[f"Authorization: Token {self.token}"], timeout=30, skip_utf8_validation=True
             )
         except websocket.WebSocketBadStatusException as error:
-            raise CliError(f"the master refused the log stream ({error.status_code}): check the token") from None
+            if error.status_code in (401, 403, 404):
+                raise CliError(f"the master refused the log stream ({error.status_code}): check the token") from None
+            raise StreamLost(f"the master answered {error.status_code}") from None
         except (OSError, websocket.WebSocketException) as error:
-            raise CliError(f"cannot open the log stream at {ws_url}: {error}") from None
+            raise StreamLost(f"cannot open the log stream at {ws_url}: {error}") from None
         try:
             while True:
                 try:
                     text = ws.recv()
                 except websocket.WebSocketTimeoutException:
                     continue
+                except (OSError, websocket.WebSocketException) as error:
+                    raise StreamLost(f"the log stream broke: {error or type(error).__name__}") from None
                 if not text:
                     return
                 yield json.loads(text)
         finally:
-            ws.close()
+            try:
+                ws.close(timeout=1)
+            except (OSError, websocket.WebSocketException):
+                pass
 
 
 def _detail(response: requests.Response) -> str:

@@ -5,13 +5,42 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
+import random
 import sys
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from schedctl import config
-from schedctl.api import Api, CliError
+from schedctl.api import Api, CliError, StreamLost
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+FOLLOW_GIVE_UP = 300.0  # seconds without reaching the master while following a log
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for `cat` when its reader went away
+COMMAND_WIDTH = 50
+T = TypeVar("T")
+
+
+def exit_code_of(task: dict) -> int:
+    """What `submit --follow` and `logs --follow` exit with, like srun: 0 when the task
+    SUCCEEDED; else its process's exit code (128+N for signal N, e.g. 143 for a cancelled task
+    stopped by SIGTERM); 1 when it ended without one of its own (lost, attempts used up, or
+    cancelled before it ran)."""
+    if task["status"] == "SUCCEEDED":
+        return 0
+    code = task.get("exit_code")
+    return code if isinstance(code, int) and 0 < code < 256 else 1
+
+
+def one_line(text: str, width: int = COMMAND_WIDTH) -> str:
+    """A command as one table cell: its first line, control characters escaped, cut to `width`
+    with an ellipsis when there is more."""
+    lines = text.strip(" \n").split("\n")  # not splitlines(): a lone \r is shown, not taken for a line end
+    first = "".join(c if c.isprintable() else repr(c)[1:-1] for c in lines[0])
+    if len(lines) > 1 or len(first) > width:
+        return first[: width - 2].rstrip() + " …"
+    return first
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -81,7 +110,8 @@ def cmd_tasks(api: Api, args) -> int:
     if args.json:
         print(json.dumps(page))
         return 0
-    rows = [{**t, "cpu": f"{t['cpu']:g}", "command": t["command"][:50]} for t in page["results"]]
+    rows = [{**t, "cpu": f"{t['cpu']:g}", "command": one_line(t["command"]), "name": one_line(t["name"], 40)}
+            for t in page["results"]]
     print(_table(rows, [("ID", "id"), ("NAME", "name"), ("STATUS", "status"), ("NODE", "node_name"),
                         ("TRY", "attempt"), ("CPU", "cpu"), ("MEM", "mem"), ("EXIT", "exit_code"),
                         ("COMMAND", "command")]))
@@ -106,9 +136,17 @@ def cmd_show(api: Api, args) -> int:
 
 
 def cmd_cancel(api: Api, args) -> int:
-    task = api.post(f"/api/v1/tasks/{args.task}/cancel")
-    print(f"task {task['id']} {task['status']}")
-    return 0
+    """Cancel each task named; one line for each; exit 1 when any could not be cancelled."""
+    failed = 0
+    for task_id in args.tasks:
+        try:
+            task = api.post(f"/api/v1/tasks/{task_id}/cancel")
+        except CliError as error:
+            print(f"schedctl: task {task_id}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"task {task['id']} {task['status']}")
+    return 1 if failed else 0
 
 
 def _print_chunk(chunk: dict) -> None:
@@ -117,44 +155,104 @@ def _print_chunk(chunk: dict) -> None:
     stream.flush()
 
 
+class _Reconnect:
+    """Exponential backoff with full jitter while the master cannot be reached; gives up after
+    FOLLOW_GIVE_UP seconds of failing."""
+
+    def __init__(self) -> None:
+        self.failures, self.since = 0, None
+
+    def ok(self) -> None:
+        self.failures, self.since = 0, None
+
+    def wait(self, error: Exception, *, after: int) -> None:
+        now = time.monotonic()
+        if self.since is None:
+            self.since = now
+            print(f"schedctl: {error}; resuming after sequence {after} once the master answers", file=sys.stderr)
+        elif now - self.since > FOLLOW_GIVE_UP:
+            raise CliError(f"gave up following: the master did not answer for {FOLLOW_GIVE_UP:g}s ({error})")
+        ceiling = min(5.0, 0.2 * 2**self.failures)
+        self.failures += 1
+        time.sleep(random.uniform(ceiling / 2, ceiling))
+
+
+def _retrying(call: Callable[[], T], reconnect: _Reconnect, *, after: int) -> T:
+    while True:
+        try:
+            result = call()
+        except StreamLost as error:
+            reconnect.wait(error, after=after)
+            continue
+        except CliError as error:
+            if "cannot reach the master" not in str(error):
+                raise
+            reconnect.wait(error, after=after)
+            continue
+        reconnect.ok()
+        return result
+
+
 def cmd_logs(api: Api, args) -> int:
-    """History, then (with --follow) live output until the task ends; reconnects resume by seq."""
+    """The output so far; with --follow, live output until the task ends, through master restarts
+    (each reconnect resumes after the last sequence printed, so every line shows once), then exit
+    with the task's exit code (`exit_code_of`)."""
     if not args.follow:
         params = f"?attempt={args.attempt}" if args.attempt else ""
         sys.stdout.write(api.request("GET", f"/api/v1/tasks/{args.task}/logs/raw{params}"))
         return 0
-    attempt, after, status = args.attempt, -1, None
-    while True:
+    reconnect = _Reconnect()
+    task = _retrying(lambda: api.get(f"/api/v1/tasks/{args.task}"), reconnect, after=-1)
+    pinned = args.attempt is not None
+    attempt: int | None = args.attempt if pinned else (task["attempt"] or None)
+    after, status = -1, task["status"]
+
+    def newer_attempt(number: int | None) -> bool:
+        """Follow a newer attempt (unless one was asked for); say so when it replaces another."""
+        nonlocal attempt, after
+        if pinned or not number or (attempt is not None and number <= attempt):
+            return False
+        if attempt is not None:
+            print(f"--- attempt {number} ---", file=sys.stderr)
+        attempt, after = number, -1
+        return True
+
+    while status not in TERMINAL:
+        asked = attempt  # the stream follows this attempt only; None: the newest, as they come
         try:
-            for frame in api.follow(args.task, attempt=attempt, after=after):
-                if frame["type"] == "log":
-                    if attempt is None or frame["attempt"] == attempt:
-                        attempt, after = frame["attempt"], frame["seq"]
-                        _print_chunk(frame)
-                elif frame["type"] == "attempt" and args.attempt is None:
-                    attempt, after = frame["attempt"], -1
-                    print(f"--- attempt {attempt} ---", file=sys.stderr)
-                elif frame["type"] == "status":
-                    status = frame["status"]
-                    if attempt is None and frame["attempt"]:
+            for frame in api.follow(args.task, attempt=asked, after=after):
+                reconnect.ok()
+                kind = frame.get("type")
+                if kind == "log":
+                    if attempt is None:
                         attempt = frame["attempt"]
+                    if frame["attempt"] == attempt and frame["seq"] > after:
+                        after = frame["seq"]
+                        _print_chunk(frame)
+                elif kind in ("attempt", "status"):
+                    status = frame.get("status", status)
+                    if newer_attempt(frame.get("attempt")) and asked is not None:
+                        break  # this stream stays on the old attempt: open one on the new
                     if status in TERMINAL:
                         break
-        except CliError:
-            if status is None:
-                raise
-        if status in TERMINAL:
-            # Anything the stream had not delivered yet is stored: take it from the API.
-            while attempt:
-                rest = api.get(f"/api/v1/tasks/{args.task}/logs", attempt=attempt, after=after, limit=5000)
-                for chunk in rest["chunks"]:
-                    _print_chunk(chunk)
-                after = rest["next_after"]
-                if not rest["more"]:
-                    break
-            print(f"--- task {args.task} {status} ---", file=sys.stderr)
-            return 0 if status == "SUCCEEDED" else 1
-        time.sleep(1)  # the stream dropped: resume after the last sequence printed
+        except StreamLost as error:
+            reconnect.wait(error, after=after)
+            continue
+        if status not in TERMINAL:  # the master closed the stream first: it is going away
+            reconnect.wait(StreamLost("the master closed the log stream"), after=after)
+    # The task ended: anything the stream had not delivered yet is stored; take it from the API.
+    while attempt:
+        rest = _retrying(lambda after=after: api.get(f"/api/v1/tasks/{args.task}/logs", attempt=attempt,
+                                                     after=after, limit=5000), reconnect, after=after)
+        for chunk in rest["chunks"]:
+            if chunk["seq"] > after:
+                _print_chunk(chunk)
+        after = rest["next_after"]
+        if not rest["more"]:
+            break
+    task = _retrying(lambda: api.get(f"/api/v1/tasks/{args.task}"), reconnect, after=after)
+    print(f"--- task {args.task} {task['status']} (exit code {task['exit_code']}) ---", file=sys.stderr)
+    return exit_code_of(task)
 
 
 def cmd_nodes(api: Api, args) -> int:
@@ -199,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=None, help="seconds")
     submit.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
     submit.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
-    submit.add_argument("--follow", "-f", action="store_true", help="then follow its logs")
+    submit.add_argument("--follow", "-f", action="store_true",
+                        help="then follow its output and exit with its exit code, like srun")
     submit.add_argument("command", nargs=argparse.REMAINDER)
     submit.set_defaults(func=cmd_submit)
 
@@ -209,14 +308,18 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--limit", type=int, default=50)
     tasks.set_defaults(func=cmd_tasks)
 
-    for name, func, text in (("show", cmd_show, "a task with its events"), ("cancel", cmd_cancel, "cancel a task")):
-        command = sub.add_parser(name, help=text)
-        command.add_argument("task", type=int)
-        command.set_defaults(func=func)
+    show = sub.add_parser("show", help="a task with its events")
+    show.add_argument("task", type=int)
+    show.set_defaults(func=cmd_show)
+
+    cancel = sub.add_parser("cancel", help="cancel tasks: cancel ID [ID ...]")
+    cancel.add_argument("tasks", type=int, nargs="+", metavar="ID")
+    cancel.set_defaults(func=cmd_cancel)
 
     logs = sub.add_parser("logs", help="print a task's output")
     logs.add_argument("task", type=int)
-    logs.add_argument("--follow", "-f", action="store_true", help="stream live output until the task ends")
+    logs.add_argument("--follow", "-f", action="store_true",
+                      help="stream live output until the task ends, then exit with its exit code")
     logs.add_argument("--attempt", type=int, default=None)
     logs.set_defaults(func=cmd_logs)
 
@@ -240,9 +343,23 @@ def main(argv: list[str] | None = None) -> int:
         print("schedctl: no token: run `python -m schedctl login` or set SCHEDULER_TOKEN", file=sys.stderr)
         return 2
     try:
-        return args.func(Api(settings.url, settings.token), args)
+        code = args.func(Api(settings.url, settings.token), args)
+        sys.stdout.flush()
+        return code
     except CliError as error:
         print(f"schedctl: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `schedctl tasks | head -1`: the reader has what it wanted
+        _discard_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _discard_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush finds no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 
+from autobahn.exception import Disconnected
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -75,3 +76,13 @@ class Consumer(AsyncWebsocketConsumer):
         if self.group:
             group, self.group = self.group, None
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """A peer that went away while we answered it (an agent killed mid-heartbeat) is not an
+        error of ours: its disconnect arrives next and runs the bookkeeping. Raising here killed
+        the consumer instead, and its disconnect (gauge, group membership) never ran."""
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Disconnected:
+            pass
+

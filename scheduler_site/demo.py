@@ -2,23 +2,31 @@
 
 Migrates an embedded SQLite store, creates an admin login, starts the master (daphne), the
 sweeper and three agents of different sizes, waits until the nodes are ONLINE, and prints the
-URL and the login. Ctrl-C stops everything. Secrets are generated once into DATA_DIR/demo.env.
+URL and the login. Ctrl-C stops everything (`--exit-after SECONDS` stops it by itself). Secrets
+are generated once into DATA_DIR/demo.env; each process's log of this run is DATA_DIR/logs/NAME.log.
 
-Machine-readable: one line `READY {"url", "username", "password", "agents": {name: pid}, ...}` on
+DATA_DIR is var/demo-PORT unless --data-dir says otherwise, so two demos on two ports never share
+a store; a demo whose port or data dir is taken by another refuses to start, and says so.
+
+Machine-readable: one line `READY {"url", "pid", "username", "password", "agents": {name: pid}, ...}` on
 stdout when the cluster is up (the end-to-end tests read it).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import fcntl
 import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -40,6 +48,36 @@ def _secrets(data_dir: Path) -> dict[str, str]:
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     path.chmod(0o600)
     return values
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise SystemExit(f"demo: cannot listen on {host}:{port}: {error.strerror}") from None
+            raise SystemExit(f"demo: port {port} on {host} is in use (another demo, or another server): "
+                             f'choose another, e.g. make demo ARGS="--port {port + 137}"') from None
+
+
+def _lock_data_dir(data_dir: Path, port: int) -> IO[str]:
+    """Hold DATA_DIR/demo.lock for the demo's life: a second demo on the same store refuses to start
+    instead of sharing its SQLite file. The lock goes with the process, even after kill -9."""
+    handle = open(data_dir / "demo.lock", "a+")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        raise SystemExit(f"demo: {data_dir} is in use by another demo ({holder}): stop it, or give this one "
+                         "its own with --port PORT (the data dir follows the port) or --data-dir DIR") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}, port {port}\n")
+    handle.flush()
+    return handle
 
 
 def _wait_http(url: str, *, timeout: float, process: subprocess.Popen) -> None:
@@ -75,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="manage.py demo", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--data-dir", default=str(ROOT / "var" / "demo"))
+    parser.add_argument("--data-dir", default=None, help="store, secrets and logs (default: var/demo-PORT)")
     parser.add_argument("--fast-timers", action="store_true", help="heartbeat 0.5 s, unhealthy 1.5 s, offline 3 s")
     parser.add_argument("--no-browser-build", action="store_true", help="accepted for the e2e tests; the "
                         "dashboard is built by `make demo`, not here")
@@ -83,15 +121,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redis-url", default=None, help="default: the in-memory channel layer")
     parser.add_argument("--agents", default=",".join(":".join(a) for a in AGENTS),
                         help="NAME:CORES:MIB,... (default: %(default)s)")
+    parser.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
+                        help="stop the cluster by itself this long after it is up (smoke tests, CI)")
     args = parser.parse_args(argv)
+    if args.exit_after is not None and args.exit_after <= 0:
+        parser.error("--exit-after: expected a positive number of seconds")
     try:
         agents = [tuple(spec.split(":")) for spec in args.agents.split(",") if spec]
         assert all(len(agent) == 3 for agent in agents)
     except AssertionError:
         parser.error("--agents: expected NAME:CORES:MIB,...")
 
-    data_dir = Path(args.data_dir).resolve()
+    data_dir = Path(args.data_dir or ROOT / "var" / f"demo-{args.port}").resolve()
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    lock = _lock_data_dir(data_dir, args.port)  # noqa: F841 - held for the life of the process
+    _check_port_free(args.host, args.port)
     values = _secrets(data_dir)
     base = f"http://{args.host}:{args.port}"
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
@@ -116,22 +160,29 @@ def main(argv: list[str] | None = None) -> int:
     children: dict[str, subprocess.Popen] = {}
 
     def spawn(name: str, argv: list[str], child_env: dict[str, str]) -> subprocess.Popen:
-        log = open(data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        log = open(data_dir / "logs" / f"{name}.log", "wb")  # noqa: SIM115 - the child owns it; this run's only
         process = subprocess.Popen(argv, env=child_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
         children[name] = process
         return process
 
-    def stop_all(*_: object) -> None:
-        for name in [n for n in children if n.startswith("agent-")] + ["sweeper", "master"]:
-            process = children.get(name)
-            if process and process.poll() is None:
+    def terminate() -> None:
+        """Agents first (each tells the master it leaves), then the sweeper, then the master."""
+        agents = [n for n in children if n.startswith("agent-")]
+        for group in (agents, ["sweeper"], ["master"]):
+            running = [children[n] for n in group if n in children and children[n].poll() is None]
+            for process in running:
                 process.send_signal(signal.SIGTERM)
+            for process in running:
                 try:
-                    process.wait(timeout=10)
+                    process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
-        raise SystemExit(0)
+                    process.wait(timeout=5)
+
+    def stop_all(*_: object, code: int = 0) -> None:
+        terminate()
+        raise SystemExit(code)
 
     signal.signal(signal.SIGTERM, stop_all)
     signal.signal(signal.SIGINT, stop_all)
@@ -146,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                                     "--mem", mem, "--labels", f"size={name}",
                                     "--state-dir", str(data_dir / "agents" / name)], agent_env)
         token = requests.post(f"{base}/api/v1/auth/token", json={"username": username, "password": password},
-                              timeout=5).json()["token"]
+                              timeout=30).json()["token"]
         _wait_nodes(base, token, [name for name, _, _ in agents], timeout=60)
         print(f"""
 mini-scheduler is running.
@@ -161,18 +212,23 @@ mini-scheduler is running.
                -H 'content-type: application/json' -d '{{"command": "echo hello; sleep 2", "cpu": 0.5, "mem": 64}}'
 
 Ctrl-C stops the cluster.""", flush=True)
-        ready = {"url": base, "username": username, "password": password, "token": token,
+        ready = {"url": base, "pid": os.getpid(), "username": username, "password": password, "token": token,
                  "agents": {name: children[f"agent-{name}"].pid for name, _, _ in agents},
                  "master": master.pid, "sweeper": children["sweeper"].pid, "data_dir": str(data_dir)}
         print("READY " + json.dumps(ready), flush=True)
+        until = None if args.exit_after is None else time.monotonic() + args.exit_after
         while master.poll() is None:
-            time.sleep(0.5)
+            if until is not None and time.monotonic() >= until:
+                print(f"--exit-after {args.exit_after:g}: stopping", flush=True)
+                stop_all()
+            time.sleep(0.2)
         print(f"the master exited with code {master.returncode}; stopping", file=sys.stderr)
-        stop_all()
+        stop_all(code=1)
     except SystemExit:
         raise
     except BaseException:
-        stop_all()
+        terminate()
+        raise
     return 0
 
 

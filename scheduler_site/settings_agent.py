@@ -8,3 +8,7 @@ DEBUG = False
 INSTALLED_APPS = ["agent"]
 DATABASES: dict = {}
 USE_TZ = True
+# None: Django leaves the process's TZ alone. Any other value (Django's default is
+# "America/Chicago") is written into os.environ["TZ"] at start-up, and tasks inherit what the
+# agent's environment holds: a task's clock would follow the agent's settings, not the machine.
+TIME_ZONE = None

@@ -2,6 +2,9 @@
 database (tests using it are `django_db(transaction=True)` so what they write is committed).
 
 Timers are short (heartbeat 0.5 s, unhealthy 1.5 s, offline 3 s) unless a test asks otherwise.
+Every process's output goes to `logs/NAME.log`; when the cluster stops, the `cluster` fixture fails
+the test on any ERROR line or traceback in them that the test did not declare with `expect_log`
+(tests/logguard.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from scheduler_site.models import ApiToken
+from tests import logguard
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_TIMERS = {
@@ -76,6 +80,7 @@ class Cluster:
         if settings.REDIS_URL:
             self.env["REDIS_URL"] = settings.REDIS_URL
         self.processes: dict[str, subprocess.Popen] = {}
+        self.expected: list[logguard.Expected] = []
         self.masters: list[str] = []
         self.ports: dict[str, int] = {}
         self.api = requests.Session()
@@ -126,14 +131,21 @@ class Cluster:
         return self._spawn(name, [sys.executable, str(ROOT / "manage.py"), "sweepnodes"], self.env)
 
     def start_agent(self, name: str, *, cpu: float = 2, mem: int = 2048, labels: str = "", master: str | None = None,
-                    wait: bool = True, options: tuple[str, ...] = ()) -> subprocess.Popen:
-        env = {k: v for k, v in self.env.items() if k not in ("DATABASE_URL", "DJANGO_SECRET_KEY")}
+                    wait: bool = True, options: tuple[str, ...] = (),
+                    env: dict[str, str | None] | None = None) -> subprocess.Popen:
+        """`env` adds to the agent's environment (None removes a variable)."""
+        agent_env = {k: v for k, v in self.env.items() if k not in ("DATABASE_URL", "DJANGO_SECRET_KEY")}
+        for key, value in (env or {}).items():
+            if value is None:
+                agent_env.pop(key, None)
+            else:
+                agent_env[key] = value
         argv = [sys.executable, str(ROOT / "manage.py"), "runworker", "--master", master or self.url,
                 "--name", name, "--cpu", str(cpu), "--mem", str(mem), "--state-dir", str(self.workdir / name)]
         if labels:
             argv += ["--labels", labels]
         argv += options
-        process = self._spawn(f"agent-{name}", argv, env)
+        process = self._spawn(f"agent-{name}", argv, agent_env)
         if wait:
             self.wait_node(name, "ONLINE")
         return process
@@ -151,19 +163,35 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        for process in reversed(list(self.processes.values())):
-            if process.poll() is None:
+        """SIGTERM to the agents first (they tell a master they leave), then to the rest."""
+        agents = [p for name, p in self.processes.items() if name.startswith("agent-")]
+        others = [p for name, p in self.processes.items() if not name.startswith("agent-")]
+        for group in (agents, others):
+            for process in group:
+                if process.poll() is None:
+                    try:
+                        os.kill(process.pid, signal.SIGCONT)
+                    except OSError:
+                        pass
+                    process.send_signal(signal.SIGTERM)
+            for process in group:
                 try:
-                    os.kill(process.pid, signal.SIGCONT)
-                except OSError:
-                    pass
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(timeout=5)
+
+    # -- the error-log guard -----------------------------------------------------------------
+
+    def expect_log(self, pattern: str, *, process: str) -> None:
+        """Declare an error this test provokes on purpose: a regular expression searched in the
+        offending log entry of the processes named by the glob `process` ("agent-a", "master*").
+        Keep it narrow: the message of the error you cause, not a level or a logger."""
+        self.expected.append(logguard.Expected.of(pattern, process))
+
+    def check_logs(self) -> None:
+        """Fail on any ERROR/CRITICAL line or traceback in the processes' logs not declared."""
+        logguard.check(logguard.read_dir(self.logs), self.expected, where=str(self.logs))
 
     # -- the API ---------------------------------------------------------------------------
 

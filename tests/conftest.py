@@ -81,10 +81,15 @@ def anon() -> APIClient:
 
 @pytest.fixture
 def cluster(transactional_db, tmp_path, operator):
-    """A running master (daphne) on the test database; start agents and sweepers as needed."""
+    """A running master (daphne) on the test database; start agents and sweepers as needed. When
+    the test ends the cluster stops, and any ERROR line or traceback in its processes' logs that
+    the test did not declare (`cluster.expect_log`) fails it."""
     from tests.cluster import Cluster
 
     running = Cluster(tmp_path, user=operator)
-    running.start_master()
-    yield running
-    running.stop()
+    try:
+        running.start_master()
+        yield running
+    finally:
+        running.stop()
+    running.check_logs()

@@ -1,6 +1,8 @@
 // The demo cluster for end-to-end tests and the browser benchmark: `manage.py demo` on a free
 // port in a throw-away data dir (daphne master, sweeper, three real agents), plus the dashboard
-// build it serves.
+// build it serves. Stopping it checks every process's log with the error-log guard
+// (tests/logguard.py): an ERROR line or a traceback not declared expected fails the run, as does,
+// in the browser, a console error, a failed request or a 5xx answer (`watchBrowser`).
 
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
@@ -90,16 +92,50 @@ export async function startCluster({ fastTimers = true } = {}) {
   return { ready, child, dataDir, tail }
 }
 
-export async function stopCluster({ child, dataDir }) {
+/**
+ * Stop the cluster, then check its processes' logs: throws, listing the offending lines, when one
+ * holds an ERROR line or a traceback that `expect` (["PROCESS=REGEX", ...], narrow) does not cover.
+ */
+export async function stopCluster({ child, dataDir }, { expect = [] } = {}) {
   if (child.exitCode === null) {
     const exited = new Promise((ok) => child.once('exit', ok))
     child.kill('SIGTERM')
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
     await exited
     clearTimeout(timer)
   }
-  if (!process.env.E2E_KEEP) rmSync(dataDir, { recursive: true, force: true })
+  const guard = spawnSync(python, ['-m', 'tests.logguard', join(dataDir, 'logs'), ...expect.flatMap((e) => ['--expect', e])],
+    { cwd: repo, encoding: 'utf8' })
+  const clean = guard.status === 0
+  if (!process.env.E2E_KEEP && clean) rmSync(dataDir, { recursive: true, force: true })
   else console.log(`# data dir kept: ${dataDir}`)
+  if (!clean) throw new Error(guard.stderr || guard.stdout || `the log guard exited with ${guard.status}`)
+}
+
+/**
+ * Collect what goes wrong in the browser: console errors (but the 4xx answers a scenario provokes,
+ * `expected4xx` as [[status, urlRegExp], ...]), uncaught exceptions, failed requests and 5xx
+ * answers. Returns the list it fills.
+ */
+export function watchBrowser(page, { expected4xx = [], expectedFailures = [] } = {}) {
+  const errors = []
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return
+    const status = Number(/status of (\d{3})/.exec(msg.text())?.[1])
+    const url = msg.location()?.url ?? ''
+    if (status < 500 && expected4xx.some(([code, re]) => code === status && re.test(url))) return
+    errors.push(`console: ${msg.text()} (${url}) on ${page.url()}`)
+  })
+  page.on('pageerror', (err) => errors.push(`uncaught: ${err.message}`))
+  page.on('requestfailed', (request) => {
+    const failure = `${request.method()} ${request.url()}: ${request.failure()?.errorText}`
+    if (expectedFailures.some((re) => re.test(failure))) return
+    errors.push(`request failed: ${failure} on ${page.url()}`)
+  })
+  page.on('response', (response) => {
+    if (response.status() >= 500) errors.push(`${response.status()} from ${response.request().method()} ${response.url()}`)
+  })
+  return errors
 }
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']

@@ -6,13 +6,20 @@
 //   E2E_HEADFUL=1 / E2E_SLOWMO=200 for watching; E2E_KEEP=1 leaves the data dir for inspection
 //
 // Prints one line per scenario and a closing "N passed, N failed"; exits non-zero on a failure.
+// The browser's console errors, failed requests and 5xx answers fail the run (the last scenario),
+// and so does an ERROR line or traceback in any of the cluster's processes' logs (checked when
+// the cluster stops; see cluster.mjs).
 
 import { existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { CHROMIUM_ARGS, chromiumPath, e2eRedisUrl, ensureBuilt, python, startCluster, stopCluster } from './cluster.mjs'
+import { CHROMIUM_ARGS, chromiumPath, e2eRedisUrl, ensureBuilt, python, startCluster, stopCluster, watchBrowser } from './cluster.mjs'
 import { scenarios } from './scenarios.mjs'
+
+// Errors the scenarios provoke on purpose in the cluster's processes (tests/logguard.py's
+// PROCESS=REGEX): none. The killed agent (SIGKILL) shows as warnings and info, never an error.
+const EXPECTED_LOG_ERRORS = []
 
 async function main() {
   if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium`)
@@ -21,12 +28,23 @@ async function main() {
   const cluster = await startCluster()
   console.log(`# cluster at ${cluster.ready.url} (agents: ${Object.keys(cluster.ready.agents).join(', ')}; channel layer: ${e2eRedisUrl() ?? 'in-memory'})`)
   let browser
+  let counts = { passed: 0, failed: 0, skipped: 0 }
   try {
-    return await runAll(cluster, (b) => (browser = b))
+    counts = await runAll(cluster, (b) => (browser = b))
   } finally {
     await browser?.close().catch(() => undefined)
-    await stopCluster(cluster)
+    try {
+      await stopCluster(cluster, { expect: EXPECTED_LOG_ERRORS })
+      counts.passed++
+      console.log('✓ no unexpected ERROR line or traceback in the cluster\'s logs')
+    } catch (err) {
+      counts.failed++
+      console.log(`✗ the cluster's logs hold errors no scenario provoked\n    ${String(err.message).split('\n').join('\n    ')}`)
+    }
   }
+  const { passed, failed, skipped } = counts
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
+  process.exitCode = failed ? 1 : 0
 }
 
 async function runAll(cluster, keepBrowser) {
@@ -40,22 +58,18 @@ async function runAll(cluster, keepBrowser) {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true })
   const page = await context.newPage()
   page.setDefaultTimeout(15_000)
-  const consoleErrors = []
   // Chromium logs every 4xx response as a console error. The ones the scenarios provoke on
   // purpose (a refused login, a submit with field errors) are expected; anything else is a
-  // console error of the app.
-  const expected = [
-    [400, /\/api\/v1\/auth\/login$/],
-    [400, /\/api\/v1\/tasks$/],
-  ]
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return
-    const status = Number(/status of (\d{3})/.exec(msg.text())?.[1])
-    const url = msg.location()?.url ?? ''
-    if (expected.some(([code, re]) => code === status && re.test(url))) return
-    consoleErrors.push(`${msg.text()} (${url}) on ${page.url()}`)
+  // console error of the app, as is a failed request or a 5xx answer.
+  const consoleErrors = watchBrowser(page, {
+    expected4xx: [
+      [400, /\/api\/v1\/auth\/login$/],
+      [400, /\/api\/v1\/tasks$/],
+    ],
+    // A read the browser or the app called off (the scenario navigated away while it was in
+    // flight, or a newer read superseded it) ends as net::ERR_ABORTED: cancelled, not failed.
+    expectedFailures: [/^GET \S+\/api\/v1\/\S+: net::ERR_ABORTED$/],
   })
-  page.on('pageerror', (err) => consoleErrors.push(`uncaught: ${err.message}`))
 
   const ctx = { page, context, ready: cluster.ready, base: cluster.ready.url, consoleErrors, state: {} }
   const only = process.env.E2E_ONLY
@@ -88,8 +102,7 @@ async function runAll(cluster, keepBrowser) {
     }
   }
   if (failed) console.log(`# last lines of the demo:\n${cluster.tail.slice(-20).join('\n')}`)
-  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
-  process.exitCode = failed ? 1 : 0
+  return { passed, failed, skipped }
 }
 
 main().catch((err) => {

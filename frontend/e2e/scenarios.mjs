@@ -314,6 +314,18 @@ export const scenarios = [
     },
   ],
   [
+    'the API docs render without internet: Swagger UI comes from the master itself',
+    async ({ page, base }) => {
+      await page.goto(`${base}/api/docs/`)
+      await page.waitForSelector('.swagger-ui .opblock', { timeout: 20_000 })
+      const elsewhere = await page.evaluate(() =>
+        performance.getEntriesByType('resource').map((e) => e.name).filter((url) => !url.startsWith(location.origin)))
+      assert.deepEqual(elsewhere, [])
+      await page.goto(`${base}/`) // back to the app for the next scenario
+      await page.waitForSelector('[data-testid=logout]')
+    },
+  ],
+  [
     'sign out',
     async ({ page, base }) => {
       await page.click('[data-testid=logout]')
@@ -323,7 +335,7 @@ export const scenarios = [
     },
   ],
   [
-    'no console errors during the run',
+    'no console error, failed request or 5xx answer during the run',
     async ({ consoleErrors }) => {
       assert.deepEqual(consoleErrors, [])
     },

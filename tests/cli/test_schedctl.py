@@ -19,13 +19,6 @@ def schedctl(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess
                           text=True, timeout=timeout)
 
 
-@pytest.fixture
-def user_env(cluster, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
-    env.update(SCHEDULER_URL=cluster.url, SCHEDULER_TOKEN=cluster.token, XDG_CONFIG_HOME=str(tmp_path / "config"))
-    return env
-
-
 def test_login_saves_a_token_that_later_commands_use(cluster, operator, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCHEDULER_")}
     env["XDG_CONFIG_HOME"] = str(tmp_path / "config")

@@ -29,7 +29,7 @@ from tasks import services
 from tasks.accounting import invariant_violations
 from tasks.models import ACTIVE_STATUSES, Task, TaskEvent, TaskStatus
 from tasks.placement.reservation import place_pending_tasks
-from tests import builders, cluster
+from tests import builders, cluster, logguard
 from tests.cluster import ROOT, wait_for
 
 DATABASES = [pytest.param("postgresql", marks=pytest.mark.postgres), pytest.param("sqlite")]
@@ -209,6 +209,7 @@ def test_two_processes_placing_at_once_never_oversubscribe_or_assign_twice(datab
 
     for p, (_, err) in zip(processes, outputs, strict=True):
         assert p.returncode == 0, err[-3000:]
+    logguard.check({name: err for name, (_, err) in zip(("master-1", "master-2"), outputs, strict=True)})
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
     # Both ran passes in the same window (on SQLite one may find nothing left to place: writers queue).
     assert all(r["passes"] > 0 for r in results) and sum(r["placed"] for r in results) > 0, results
