@@ -134,6 +134,7 @@ def test_an_agent_socket_whose_handler_fails_stays_up_and_is_uncounted_by_a_real
     socket = websocket.create_connection(url, header=[f"Authorization: Token {joined['token']}"], timeout=10)
     wait_for(lambda: served_gauge(cluster.url, "agent") == 1, what="the agent socket counted")
     forget_node(node_id=joined["id"])
+    cluster.expect_log(r"Node matching query does not exist", process="master")
 
     socket.send(protocol.dumps({"type": "heartbeat", **protocol.heartbeat_body(cpu_usage=1.0, mem_usage=1.0,
                                                                                reports=[])}))
