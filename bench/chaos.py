@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -25,6 +26,10 @@ from bench.soak.report import render
 from bench.soak.run import Soak
 
 
+def _interrupted(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=None, help="default: a random one (printed)")
@@ -32,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--intensity", type=float, default=1.0, help="scales the fault and submit rates")
     parser.add_argument("--faults", default=",".join(KINDS), help="kinds to inject (default: all): "
                         + ", ".join(KINDS))
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra setting for masters, sweepers and agents (repeatable), e.g. to try a fix")
+    parser.add_argument("--daphne-arg", action="append", default=[], metavar="ARG",
+                        help="extra daphne argument for the masters (repeatable), e.g. "
+                             "--daphne-arg=--application-close-timeout=600")
     parser.add_argument("--settle-timeout", type=float, default=300)
     parser.add_argument("--workdir", default=None, help="run directory (default: a new one under /tmp)")
     parser.add_argument("--json", default=None, help="also write the result here")
@@ -55,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error(f"--faults: unknown kinds {unknown}")
+    extra = dict(item.split("=", 1) for item in args.env if "=" in item)
     soak = Soak(seed=seed, minutes=args.minutes, intensity=args.intensity, workdir=workdir,
-                settle_timeout=args.settle_timeout, kinds=kinds, log=lambda text: print(text, flush=True))
+                settle_timeout=args.settle_timeout, kinds=kinds, extra_env=extra,
+                daphne_args=tuple(args.daphne_arg),
+                log=lambda text: print(text, flush=True))
+    signal.signal(signal.SIGTERM, _interrupted)  # a killed run still tears down what it started
     result = soak.run()
     print(render(result), flush=True)
     print(f"details: {workdir}/result.json, logs in {workdir}/logs", flush=True)

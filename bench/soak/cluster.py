@@ -43,7 +43,7 @@ class AgentSpec:
 class SoakCluster:
     def __init__(self, workdir: Path, *, database_url: str, redis_url: str, network: AgentNetwork,
                  agents: list[AgentSpec], masters: int = 2, sweepers: int = 2,
-                 timers: dict[str, str] | None = None) -> None:
+                 timers: dict[str, str] | None = None, daphne_args: tuple[str, ...] = ()) -> None:
         self.workdir = workdir
         self.logs = workdir / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -52,6 +52,7 @@ class SoakCluster:
         self.master_ports = {f"master-{i + 1}": free_port() for i in range(masters)}
         self.sweeper_names = [f"sweeper-{i + 1}" for i in range(sweepers)]
         self.timers = dict(timers or FAST_TIMERS)
+        self.daphne_args = tuple(daphne_args)
         self.join_token = secrets.token_urlsafe(24)
         self.password = secrets.token_urlsafe(12)
         self.proxy_url = ""  # set once nginx runs: where agents connect
@@ -108,7 +109,7 @@ class SoakCluster:
 
     def _start_master(self, name: str) -> subprocess.Popen:
         port = self.master_ports[name]
-        process = self._spawn(name, [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        process = self._spawn(name, [PYTHON, "-m", "daphne", *self.daphne_args, "-b", "127.0.0.1", "-p", str(port),
                                      "scheduler_site.asgi:application"], self.env)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import psycopg
+import requests
 
 from bench.soak.api import Api
 from bench.soak.checker import TERMINAL, Checker, Result, Timers
@@ -26,13 +27,16 @@ AGENTS = [AgentSpec(f"a{i}") for i in range(1, 6)]
 
 class Soak:
     def __init__(self, *, seed: int, minutes: float, intensity: float, workdir: Path, settle_timeout: float = 300,
-                 kinds: tuple[str, ...] = KINDS, log=print) -> None:
+                 kinds: tuple[str, ...] = KINDS, extra_env: dict[str, str] | None = None,
+                 daphne_args: tuple[str, ...] = (), log=print) -> None:
         self.seed = seed
         self.minutes = minutes
         self.intensity = intensity
         self.workdir = workdir
         self.settle_timeout = settle_timeout
         self.kinds = kinds
+        self.extra_env = dict(extra_env or {})
+        self.daphne_args = tuple(daphne_args)
         self.started = time.monotonic()
         self._log = log
         self.network = AgentNetwork([a.name for a in AGENTS])
@@ -46,6 +50,7 @@ class Soak:
         self.faults = []
         self.injector: Injector | None = None
         self.setup_notes: dict[str, str] = {}
+        self.masters_after: dict[str, str] = {}
 
     def log(self, text: str) -> None:
         self._log(f"[{time.strftime('%H:%M:%S')} t+{time.monotonic() - self.started:6.1f}s] {text}")
@@ -62,7 +67,12 @@ class Soak:
         self.redis.start()
         self.log(f"private PostgreSQL on :{self.postgres.port}, Redis on :{self.redis.port}")
         cluster = self.cluster = SoakCluster(self.workdir, database_url=self.postgres.url, redis_url=self.redis.url,
-                                             network=self.network, agents=AGENTS)
+                                             network=self.network, agents=AGENTS, daphne_args=self.daphne_args)
+        if self.daphne_args:
+            self.setup_notes["daphne arguments"] = " ".join(self.daphne_args)
+        cluster.env.update(self.extra_env)
+        if self.extra_env:
+            self.setup_notes["extra settings"] = " ".join(f"{k}={v}" for k, v in self.extra_env.items())
         cluster.prepare()
         with ThreadPoolExecutor() as pool:  # daphne takes seconds to start on a busy machine
             list(pool.map(cluster.start, cluster.master_ports))
@@ -148,8 +158,13 @@ class Soak:
             self.log("not every node came back ONLINE within 60 s")
         ids = [s.task_id for s in self.workload.submitted if s.task_id is not None]
         deadline = time.monotonic() + self.settle_timeout
-        left = -1
+        left, progress = -1, (None, time.monotonic())
         while time.monotonic() < deadline:
+            if progress[0] != left:
+                progress = (left, time.monotonic())
+            elif time.monotonic() - progress[1] > 90:
+                self.log(f"no task ended for 90 s ({left} left): not waiting longer")
+                break
             try:
                 with psycopg.connect(self.postgres.url, autocommit=True) as conn:
                     left = conn.execute("SELECT COUNT(*) FROM tasks_task WHERE id = ANY(%s) AND NOT status = ANY(%s)",
@@ -161,6 +176,14 @@ class Soak:
             time.sleep(1)
         time.sleep(3)  # the last log chunks trail a task's end by a fraction of a second
         self.sampler.stop()
+        self.masters_after = {}
+        for name, port in self.cluster.master_ports.items():
+            try:
+                answer = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+                self.masters_after[name] = str(answer.status_code)
+            except requests.RequestException as error:
+                self.masters_after[name] = type(error).__name__
+        self.log(f"masters' /healthz after settling: {self.masters_after}")
         self.log(f"settled: {'all tasks terminal' if left == 0 else f'{left} task(s) not terminal'}")
         return left == 0
 
@@ -181,6 +204,7 @@ class Soak:
             key = fault.kind + (" (skipped)" if fault.skipped else "")
             stats["faults_by_kind"][key] = stats["faults_by_kind"].get(key, 0) + 1
         stats["fault_errors"] = self.injector.errors
+        stats["masters_healthz_after_settling"] = self.masters_after
         stats["submits"] = len(self.workload.submitted)
         stats["accepted_submits"] = sum(1 for s in self.workload.submitted if s.status == 201)
         return result
@@ -227,16 +251,13 @@ class Soak:
                 out.write(json.dumps(asdict(outcome)) + "\n")
 
     def teardown(self) -> None:
-        if self.injector:
-            self.injector.stop()
-        if self.workload:
-            self.workload.stop()
-        if self.sampler:
-            self.sampler.stop()
-        if self.cluster:
-            self.cluster.stop()
-        if self.nginx:
-            self.nginx.stop()
-        self.redis.stop()
-        self.postgres.stop()
-        self.network.teardown()
+        """Every step runs even when one before it fails or is interrupted (a second Ctrl-C included)."""
+        steps = [self.injector and self.injector.stop, self.workload and self.workload.stop,
+                 self.sampler and self.sampler.stop, self.cluster and self.cluster.stop,
+                 self.nginx and self.nginx.stop, self.redis.stop, self.postgres.stop, self.network.teardown]
+        for step in steps:
+            if step:
+                try:
+                    step()
+                except BaseException as error:  # cleanup goes on whatever happened
+                    self.log(f"teardown: {getattr(step, '__qualname__', step)} failed: {error!r}")
