@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--overload", action="store_true", help="run the overload probe instead of the soak")
     parser.add_argument("--pending", type=int, default=100_000, help="overload: pending tasks")
     parser.add_argument("--subscribers", type=int, default=1000, help="overload: log subscribers")
+    parser.add_argument("--flood", type=int, default=2000, help="overload: submits from 16 clients first (0: none)")
+    parser.add_argument("--ramp", type=int, default=0, help="overload: at most this many subscriber handshakes "
+                        "at once (default: all at once)")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.randrange(1, 2**31)
     print(f"seed {seed}", flush=True)
@@ -56,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.overload:
         from bench.soak.overload import probe
 
-        figures = probe(workdir=workdir, pending=args.pending, subscribers=args.subscribers)
+        figures = probe(workdir=workdir, pending=args.pending, subscribers=args.subscribers, flood=args.flood,
+                        ramp=args.ramp)
         print(json.dumps(figures, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2))

@@ -120,11 +120,12 @@ def fill_pending(dsn: str, template_id: int, total: int) -> float:
 class Subscribers:
     """`count` WebSocket log subscribers through nginx, held open in one asyncio loop."""
 
-    def __init__(self, url: str, token: str, task_ids: list[int], count: int) -> None:
+    def __init__(self, url: str, token: str, task_ids: list[int], count: int, *, ramp: int = 0) -> None:
         self.url = url.replace("http", "ws", 1)
         self.token = token
         self.task_ids = task_ids
         self.count = count
+        self.ramp = ramp  # at most this many handshakes at once (0: all at once)
         self.open = 0
         self.failed = Counter()
         self.frames = 0
@@ -135,15 +136,20 @@ class Subscribers:
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
 
-    async def _one(self, index: int) -> None:
+    async def _one(self, index: int, gate: asyncio.Semaphore | None) -> None:
         task = self.task_ids[index % len(self.task_ids)]
         opened = False
         try:
+            if gate:
+                await gate.acquire()
             async with websockets.connect(f"{self.url}/ws/tasks/{task}/logs/", open_timeout=60,
                                           additional_headers={"Authorization": f"Token {self.token}"},
                                           max_size=None) as ws:
                 self.open += 1
                 opened = True
+                if gate:
+                    gate.release()
+                    gate = None
                 while not self._stop.is_set():
                     try:
                         await asyncio.wait_for(ws.recv(), timeout=1)
@@ -151,6 +157,8 @@ class Subscribers:
                     except TimeoutError:
                         continue
         except Exception as error:  # each failure is a figure of the probe
+            if gate:
+                gate.release()
             if opened:
                 self.dropped += 1
                 return
@@ -160,8 +168,9 @@ class Subscribers:
     async def _main(self) -> None:
         self._stop = asyncio.Event()
         began = time.monotonic()
-        tasks = [asyncio.create_task(self._one(i)) for i in range(self.count)]
-        while self.open + sum(self.failed.values()) < self.count and time.monotonic() - began < 120:
+        gate = asyncio.Semaphore(self.ramp) if self.ramp else None
+        tasks = [asyncio.create_task(self._one(i, gate)) for i in range(self.count)]
+        while self.open + sum(self.failed.values()) < self.count and time.monotonic() - began < 300:
             await asyncio.sleep(0.2)
         self.opened_in = time.monotonic() - began
         self._ready.set()
@@ -171,7 +180,7 @@ class Subscribers:
 
     def __enter__(self):
         self._thread.start()
-        self._ready.wait(timeout=180)
+        self._ready.wait(timeout=360)
         return self
 
     def __exit__(self, *exc):
@@ -179,12 +188,13 @@ class Subscribers:
         self._thread.join(timeout=60)
 
 
-def probe(*, workdir: Path, pending: int, subscribers: int, log=print) -> dict:
+def probe(*, workdir: Path, pending: int, subscribers: int, flood: int = 2000, ramp: int = 0, log=print) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     network = AgentNetwork([], enabled=False)
     postgres, redis = PrivatePostgres(workdir), PrivateRedis(workdir)
     cluster = nginx = None
-    figures: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "pending": pending, "subscribers": subscribers}
+    figures: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "pending": pending, "subscribers": subscribers,
+                     "subscriber_ramp": ramp or "all at once"}
     try:
         postgres.start()
         redis.start()
@@ -201,8 +211,9 @@ def probe(*, workdir: Path, pending: int, subscribers: int, log=print) -> dict:
         log("overload: cluster up (2 masters behind nginx, 1 sweeper, no agents)")
         with RssWatch(cluster.pids("master")) as rss:
             figures["idle_healthz"] = healthz(api, 5)
-            figures["flood_2000_submits_16_clients"] = submits(api, 2000, threads=16, tag="flood")
-            log(f"overload: flood {figures['flood_2000_submits_16_clients']}")
+            if flood:
+                figures[f"flood_{flood}_submits_16_clients"] = submits(api, flood, threads=16, tag="flood")
+                log(f"overload: flood {figures[f'flood_{flood}_submits_16_clients']}")
             template = api.request("POST", "/api/v1/tasks", route="submit", json={
                 "command": "true", "cpu": 0.1, "mem": 16, "name": "overload-template"}).json()["id"]
             figures["fill_seconds"] = round(fill_pending(postgres.url, template, pending), 1)
@@ -211,7 +222,8 @@ def probe(*, workdir: Path, pending: int, subscribers: int, log=print) -> dict:
             figures["pending_healthz"] = healthz(api, 10)
             figures["pending_submits_4_clients"] = submits(api, 300, threads=4, tag="pending")
             log(f"overload: with the queue full {figures['pending_submits_4_clients']}")
-            with Subscribers(nginx.url, api.token, list(range(template - 50, template)), subscribers) as subs:
+            with Subscribers(nginx.url, api.token, list(range(max(1, template - 50), template + 1)), subscribers,
+                             ramp=ramp) as subs:
                 figures["subscribers_open"] = subs.open
                 figures["subscribers_failed"] = dict(subs.failed)
                 figures["subscribers_opened_in_s"] = round(subs.opened_in, 1)
