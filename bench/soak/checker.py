@@ -341,7 +341,9 @@ class Checker:
                 checked += 1
                 # A cancel or a requeue fences the attempt: output that reaches the master after it is
                 # refused by design, so only an attempt whose own end ended the task must be whole.
-                if final and run.end_code is not None and task["status"] in ("SUCCEEDED", "FAILED"):
+                ended_it = task["status"] == "SUCCEEDED" or (
+                    task["status"] == "FAILED" and task["exit_code"] is not None)
+                if final and run.end_code is not None and ended_it:
                     if stored != expected:
                         self.result.add("log-differs", f"task {task['id']} attempt {run.attempt} ({s.kind}): "
                                         f"{_first_difference(stored, expected)}", task=task["id"])

@@ -71,6 +71,7 @@ class Soak:
         if self.daphne_args:
             self.setup_notes["daphne arguments"] = " ".join(self.daphne_args)
         cluster.env.update(self.extra_env)
+        cluster.timers.update({k: v for k, v in self.extra_env.items() if k in cluster.timers})
         if self.extra_env:
             self.setup_notes["extra settings"] = " ".join(f"{k}={v}" for k, v in self.extra_env.items())
         cluster.prepare()
