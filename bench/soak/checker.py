@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,13 @@ def _fault_holding(node: str, at: float, faults: list[Fault]) -> Fault | None:
                 and fault.start and fault.start <= at <= (fault.end or at):
             return fault
     return None
+
+
+def _must_be_whole(task: dict, run: Run) -> bool:
+    """A cancel or a requeue fences an attempt: output that reaches the master after it is refused by
+    design, so only the final attempt whose own end ended the task must have stored all it printed."""
+    ended_it = task["status"] == "SUCCEEDED" or (task["status"] == "FAILED" and task["exit_code"] is not None)
+    return run.attempt == task["attempt"] and run.end_code is not None and ended_it
 
 
 def _first_difference(stored: str, expected: str) -> str:
@@ -328,7 +336,40 @@ class Checker:
             seen.add(key)
             self.result.add(problem.kind, problem.text, at=problem.time)
 
-    def stored_logs(self) -> None:
+    def _reread_logs(self, keys: set[tuple[int, int]]) -> None:
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            for task, attempt, text in conn.execute(
+                    "SELECT task_id, attempt, string_agg(data, '' ORDER BY seq) FROM tasks_logchunk WHERE stream = 1 "
+                    "AND task_id = ANY(%s) GROUP BY task_id, attempt", ([k[0] for k in keys],)).fetchall():
+                if (task, attempt) in keys:
+                    self.logs[(task, attempt)] = text
+
+    def stored_logs(self, *, settle: float = 30.0) -> None:
+        """Logs trail a task's end: a log that differs is read again for up to `settle` seconds
+        (the time it took to be whole is reported) before it counts as a violation."""
+        started = time.monotonic()
+        while True:
+            pending = self._log_mismatches()
+            if not pending or time.monotonic() - started > settle:
+                break
+            time.sleep(5)
+            self._reread_logs(pending)
+        self.result.stats["log_recheck_seconds"] = round(time.monotonic() - started, 1)
+        self._check_logs()
+
+    def _log_mismatches(self) -> set[tuple[int, int]]:
+        keys = set()
+        for s in self.submitted:
+            task = self.tasks.get(s.task_id) if s.status == 201 else None
+            if task is None or task["status"] not in TERMINAL:
+                continue
+            for run in self._runs_of(task["id"]):
+                if _must_be_whole(task, run) and self.logs.get((task["id"], run.attempt), "") != expected_output(
+                        s.kind, task["id"], run.attempt, s.args):
+                    keys.add((task["id"], run.attempt))
+        return keys
+
+    def _check_logs(self) -> None:
         checked = 0
         for s in self.submitted:
             task = self.tasks.get(s.task_id) if s.status == 201 else None
@@ -337,13 +378,8 @@ class Checker:
             for run in self._runs_of(task["id"]):
                 expected = expected_output(s.kind, task["id"], run.attempt, s.args)
                 stored = self.logs.get((task["id"], run.attempt), "")
-                final = run.attempt == task["attempt"]
                 checked += 1
-                # A cancel or a requeue fences the attempt: output that reaches the master after it is
-                # refused by design, so only an attempt whose own end ended the task must be whole.
-                ended_it = task["status"] == "SUCCEEDED" or (
-                    task["status"] == "FAILED" and task["exit_code"] is not None)
-                if final and run.end_code is not None and ended_it:
+                if _must_be_whole(task, run):
                     if stored != expected:
                         self.result.add("log-differs", f"task {task['id']} attempt {run.attempt} ({s.kind}): "
                                         f"{_first_difference(stored, expected)}", task=task["id"])
