@@ -103,7 +103,10 @@ def stop_master(master: Master) -> None:
         master.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         os.killpg(master.process.pid, signal.SIGKILL)
-    shutil.rmtree(master.data_dir, ignore_errors=True)
+    if master.process.returncode in (0, -signal.SIGTERM):
+        shutil.rmtree(master.data_dir, ignore_errors=True)
+    else:
+        print(f"master {master.label} exited with {master.process.returncode}: its log is in {master.data_dir}")
 
 
 _connections: dict[int, http.client.HTTPConnection] = {}
@@ -111,6 +114,14 @@ _connections: dict[int, http.client.HTTPConnection] = {}
 
 def request(master: Master, method: str, path: str, body: bytes | None = None, *,
             token: str | None = None) -> tuple[int, bytes]:
+    try:
+        return _request(master, method, path, body, token=token)
+    except http.client.RemoteDisconnected:  # the server closed an idle keep-alive connection: once more
+        return _request(master, method, path, body, token=token)
+
+
+def _request(master: Master, method: str, path: str, body: bytes | None = None, *,
+             token: str | None = None) -> tuple[int, bytes]:
     conn = _connections.get(master.port)
     if conn is None:
         conn = _connections[master.port] = http.client.HTTPConnection("127.0.0.1", master.port, timeout=30)
