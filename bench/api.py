@@ -171,9 +171,10 @@ def main() -> None:
     parser.add_argument("--redis", help="Redis URL for the PostgreSQL run")
     parser.add_argument("--against", help="a second checkout to measure beside this one")
     parser.add_argument("--against-rev", help="a git revision to measure beside this checkout")
+    parser.add_argument("--rev", help="measure this git revision instead of the working tree")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
-    sources = [("this", ROOT)]
+    sources = [(args.rev, checkout(args.rev)) if args.rev else ("this", ROOT)]
     other = checkout(args.against_rev) if args.against_rev else Path(args.against) if args.against else None
     if other is not None:
         sources.append((args.against_rev or "other", other))
@@ -197,8 +198,9 @@ def main() -> None:
     finally:
         for master in masters:
             stop_master(master)
-        if args.against_rev and other is not None:
-            shutil.rmtree(other, ignore_errors=True)
+        for label, source in sources:
+            if source != ROOT and (label == args.rev or label == args.against_rev):
+                shutil.rmtree(source, ignore_errors=True)
     store = "PostgreSQL + Redis" if args.postgres else "SQLite + in-memory"
     print(f"\nAPI request latency, {store}: {per_round * args.rounds} requests per endpoint and master, "
           f"{args.rounds} alternating rounds; load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
