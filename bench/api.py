@@ -5,11 +5,12 @@
                                   [--against-rev REV | --against DIR]
 
 A master alone (daphne, no sweeper, no agent) with one registered node big enough to take every
-task, so a submit is validated, inserted and placed in its own transaction (the fast path) and
-stays ASSIGNED. One client thread, one request at a time over one keep-alive connection: the
-latency of a request on an idle master. With `--against-rev REV` (or `--against DIR`, a checkout)
-a second master runs that code beside this one, and the two are measured in alternating rounds
-(A B B A ...), so a before/after comparison holds while the machine's load drifts.
+task, so a submit is validated, inserted and placed in its own transaction (the fast path); the
+client cancels it after the timed request, so every submit meets the same idle node. One client
+thread, one request at a time over one keep-alive connection: the latency of a request on an idle
+master, and the master's CPU time during it. With `--against-rev REV` (or `--against DIR`, a
+checkout) a second master runs that code beside this one, and the two are measured in alternating
+rounds (A B B A ...), so a before/after comparison holds while the machine's load drifts.
 """
 
 from __future__ import annotations
@@ -139,18 +140,25 @@ def _request(master: Master, method: str, path: str, body: bytes | None = None, 
 
 
 def measure(master: Master, endpoint: str, count: int) -> None:
+    """`count` requests, one at a time; a submitted task is cancelled after its request (untimed), so
+    the node holds at most one task and every submit meets the same idle cluster."""
     method, path = endpoint.split(" ")
     body = TASK if method == "POST" else None
     expected = 201 if method == "POST" else 200
-    latencies = []
-    cpu_before = master.cpu_seconds()
+    latencies, cpu = [], 0.0
     for _ in range(count):
+        cpu_before = master.cpu_seconds()
         started = time.perf_counter()
         status, answer = request(master, method, path, body)
         latencies.append(time.perf_counter() - started)
+        cpu += master.cpu_seconds() - cpu_before
         if status != expected:
             raise RuntimeError(f"{master.label} {endpoint}: {status} {answer[:300]!r}")
-    master.cpu_per_request.setdefault(endpoint, []).append((master.cpu_seconds() - cpu_before) / count)
+        if method == "POST":
+            status, answer = request(master, "POST", f"/api/v1/tasks/{json.loads(answer)['id']}/cancel", b"")
+            if status != 200:
+                raise RuntimeError(f"{master.label} cancel: {status} {answer[:300]!r}")
+    master.cpu_per_request.setdefault(endpoint, []).append(cpu / count)
     master.latencies.setdefault(endpoint, []).extend(latencies)
     master.round_medians.setdefault(endpoint, []).append(percentile(latencies, 50))
 
@@ -174,6 +182,7 @@ def main() -> None:
     parser.add_argument("--rev", help="measure this git revision instead of the working tree")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON (for bench/run_all.py)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # stop the masters on the way out
     sources = [(args.rev, checkout(args.rev)) if args.rev else ("this", ROOT)]
     other = checkout(args.against_rev) if args.against_rev else Path(args.against) if args.against else None
     if other is not None:
