@@ -71,7 +71,10 @@ def latency_rows(figures: list[dict]) -> list[Row]:
 
 
 def throughput_rows(figures: dict) -> list[Row]:
-    rows = []
+    ray = figures.get("ray") or {}
+    rows = [("throughput", f"Ray {ray['version']}: (a) / (b) / (c) makespan",
+             " / ".join(f"{ray[key]:.2f} s" for key in ("one_by_one_s", "batch_s", "many_s") if key in ray), "")
+            ] if ray else [("throughput", "Ray", "not run", "see the benchmark's output")]
     for row in figures["rows"]:
         where = f"{row['workload']} {row.get('title', '')[4:]}, {row['configuration']}".replace("  ", " ")
         if not row["available"]:
