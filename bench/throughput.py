@@ -317,7 +317,7 @@ def report(results: list[dict], ray: dict, count: int, many: int) -> list[dict]:
             rows.append({"workload": key, "title": title, "configuration": result["configuration"],
                          "available": True, "makespan_s": makespan, "tasks_s": workload["tasks"] / makespan,
                          "ray_s": ray_s, "ray_version": ray.get("version"), "failed": workload["failed"]})
-    print("\nmedian (p90) of each hop of a task's life, ms  [ratio > 1: slower than Ray]")
+    print("\nmedian (p90) of each hop of a task's life, ms")
     for result in results:
         for key, workload in result["workloads"].items():
             if not workload.get("available"):
