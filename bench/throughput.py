@@ -255,7 +255,7 @@ def run_store(label: str, database_url: str | None, redis_url: str | None, count
         data_dir = c.ready["data_dir"]
         available = batch_available(c)
         warm = submit_one_by_one(c, 16, threads=4)
-        wait_finished(c, set(warm), 120)
+        wait_finished(c, set(warm), 900)
         result["rss_before"] = rss_by_role(c)
         runs = [("(a)", f"{count} one by one, 8 threads", lambda: submit_one_by_one(c, count))]
         runs.append(("(b)", f"{count} as one batch", (lambda: submit_batches(c, count, count)) if available else None))
