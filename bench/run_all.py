@@ -3,7 +3,8 @@
     .venv/bin/python bench/run_all.py [--quick] [--only placement,latency,...]
 
 Runs, each in its own process with its own output shown as it goes: placement rate and decision
-time (bench/placement.py), submit-to-start latency and a burst (bench/latency.py), the log
+time (bench/placement.py), submit-to-start latency and a burst (bench/latency.py), short tasks
+end to end beside Ray (bench/throughput.py), API request overhead (bench/api.py), the log
 pipeline with 1,000,000 lines (bench/logs.py), failover after kill -9 of an agent
 (bench/failover.py), nodes held by one master (bench/heartbeats.py) and the log viewer in Debian's
 chromium (bench/browser.mjs). PostgreSQL from DATABASE_URL (default postgres@127.0.0.1:5432;
@@ -67,6 +68,36 @@ def latency_rows(figures: list[dict]) -> list[Row]:
         rows.append(("latency", f"burst of {row['burst']} x 1-CPU tasks on 16 CPUs, {config}",
                      f"{row['burst_s']:.2f} s", ""))
     return rows
+
+
+def throughput_rows(figures: dict) -> list[Row]:
+    ray = figures.get("ray") or {}
+    rows = [("throughput", f"Ray {ray['version']}: (a) / (b) / (c) makespan",
+             " / ".join(f"{ray[key]:.2f} s" for key in ("one_by_one_s", "batch_s", "many_s") if key in ray), "")
+            ] if ray else [("throughput", "Ray", "not run", "see the benchmark's output")]
+    for row in figures["rows"]:
+        where = f"{row['workload']} {row.get('title', '')[4:]}, {row['configuration']}".replace("  ", " ")
+        if not row["available"]:
+            rows.append(("throughput", f"{row['workload']}, {row['configuration']}", "not available",
+                         "needs batch submission"))
+            continue
+        ray = row.get("ray_s")
+        if row["workload"] == "(c)":
+            target = 1000 if row["configuration"].startswith("SQLite") else 500
+            verdict_ = f">= {target}/s: {verdict(row['tasks_s'] >= target)}"
+        else:
+            verdict_ = f"<= Ray's {ray:.2f} s: {verdict(row['makespan_s'] <= ray)}" if ray else "Ray not run"
+        rows.append(("throughput", where, f"{row['makespan_s']:.2f} s, {row['tasks_s']:.0f}/s"
+                     + (f", {row['makespan_s'] / ray:.2f}x Ray" if ray else ""), verdict_))
+    return rows
+
+
+def api_rows(figures: list[dict]) -> list[Row]:
+    targets = {"GET /api/v1/nodes": 3.0, "POST /api/v1/tasks": 5.0}
+    return [("api", f"{row['endpoint']} p50 / p99, {row['store']}",
+             f"{row['p50_ms']:.1f} / {row['p99_ms']:.1f} ms ({row['cpu_ms']:.1f} ms master CPU)",
+             f"p50 <= {targets[row['endpoint']]:g} ms: {verdict(row['p50_ms'] <= targets[row['endpoint']])}")
+            for row in figures]
 
 
 def logs_rows(figures: dict) -> list[Row]:
@@ -136,6 +167,12 @@ def benchmarks(quick: bool) -> dict[str, tuple[list[str], dict[str, str], Callab
                       {"DATABASE_URL": f"{base}/mini_scheduler_bench"}, placement_rows),
         "latency": (py + ["bench/latency.py", "--postgres", f"{base}/mini_scheduler_bench_latency", "--redis", redis]
                     + (["--samples", "50", "--burst", "100"] if quick else []), {}, latency_rows),
+        "throughput": (py + ["bench/throughput.py", "--postgres", f"{base}/mini_scheduler_bench_throughput",
+                              "--redis", redis] + (["--count", "100", "--many", "2000"] if quick else []),
+                       {}, throughput_rows),
+        "api": (py + ["bench/api.py"] + (["--requests", "600", "--rounds", "3"] if quick else []), {}, api_rows),
+        "api-postgres": (py + ["bench/api.py", "--postgres", f"{base}/mini_scheduler_bench_api", "--redis", redis]
+                         + (["--requests", "600", "--rounds", "3"] if quick else []), {}, api_rows),
         "logs": (py + ["bench/logs.py", "--postgres", f"{base}/mini_scheduler_bench_logs", "--redis", redis]
                  + (["--lines", "200000", "--rounds", "1"] if quick else []), {}, logs_rows),
         "failover": (py + ["bench/failover.py"] + (["--fast-only", "--runs", "1"] if quick else ["--runs", "2"]),

@@ -14,9 +14,13 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scheduler_site.settings")
 
-from django.core.asgi import get_asgi_application
+import django
 
-django_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from scheduler_site.http_handler import ThreadPoolASGIHandler  # noqa: E402
+
+django_app = ThreadPoolASGIHandler()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

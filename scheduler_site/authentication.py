@@ -8,11 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from scheduler_site import tokens
-from scheduler_site.models import ApiToken
+from scheduler_site import token_users, tokens
 
 KEY_ID = re.compile(r"[0-9a-f]{1,16}")  # ApiToken.key_id: hex, at most 16 characters
 
@@ -32,12 +30,7 @@ def user_for_token(raw: str):
     parsed = tokens.parse_token(raw, tokens.USER_PREFIX)
     if parsed is None or not KEY_ID.fullmatch(parsed.ident):
         return None  # also keeps NUL and other junk out of the query (PostgreSQL refuses NUL)
-    row = ApiToken.objects.select_related("user").filter(key_id=parsed.ident).first()
-    if row is None or not tokens.secret_matches(parsed.secret, row.digest) or not row.user.is_active:
-        return None
-    if row.last_used_at is None or (timezone.now() - row.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
-    return row.user
+    return token_users.user_for(parsed.ident, parsed.secret)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):

@@ -196,8 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             spawn(f"agent-{name}", [*manage, "runworker", "--master", base, "--name", name, "--cpu", cpu,
                                     "--mem", mem, "--labels", f"size={name}",
                                     "--state-dir", str(data_dir / "agents" / name)], agent_env)
+        # The password hash (PBKDF2) takes seconds on a busy machine: a generous timeout.
         token = requests.post(f"{base}/api/v1/auth/token", json={"username": username, "password": password},
-                              timeout=30).json()["token"]
+                              timeout=60).json()["token"]
         _wait_nodes(base, token, [name for name, _, _ in agents], timeout=60)
         print(f"""
 mini-scheduler is running.
@@ -226,7 +227,9 @@ Ctrl-C stops the cluster.""", flush=True)
         stop_all(code=1)
     except SystemExit:
         raise
-    except BaseException:
+    except BaseException as error:
+        if not isinstance(error, KeyboardInterrupt):
+            print(f"the demo failed: {error!r}; stopping", file=sys.stderr, flush=True)
         terminate()
         raise
     return 0
