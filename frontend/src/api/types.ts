@@ -33,6 +33,8 @@ export interface Task {
   assigned_at: string | null
   started_at: string | null
   finished_at: string | null
+  /** when the master last changed it: of two copies, the newer `updated_at` wins */
+  updated_at?: string | null
 }
 
 export interface TaskEvent {

@@ -12,6 +12,24 @@ import { useEventsSocket } from '../composables/useEventsSocket'
 
 const TASKS_KEPT = 5000
 
+/** An ISO time as microseconds since the epoch (the master writes microseconds; JS dates keep ms). */
+function micros(iso: string | null | undefined): number {
+  if (!iso) return -Infinity
+  const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?$/.exec(iso)
+  if (!m) return -Infinity
+  const ms = Date.parse(m[1] + (m[3] ?? 'Z'))
+  return ms * 1000 + Number((m[2] ?? '').padEnd(6, '0').slice(0, 6))
+}
+
+/**
+ * The merge rule for two copies of one task (a REST answer and a live frame cross all the time):
+ * the newer `updated_at` wins; on a tie, or when either lacks it, the later arrival (`b`) wins.
+ */
+export function isNewer(b: Pick<Task, 'updated_at'>, a: Pick<Task, 'updated_at'>): boolean {
+  if (!a.updated_at || !b.updated_at) return true
+  return micros(b.updated_at) >= micros(a.updated_at)
+}
+
 export const useClusterStore = defineStore('cluster', () => {
   const nodes = shallowRef(new Map<number, ClusterNode>())
   const tasks = shallowRef(new Map<number, Task>())
@@ -42,13 +60,31 @@ export const useClusterStore = defineStore('cluster', () => {
   function upsertTasks(list: Task[]): void {
     if (list.length === 0) return
     const next = new Map(tasks.value)
-    for (const t of list) next.set(t.id, t)
+    let changed = false
+    for (const t of list) {
+      const held = next.get(t.id)
+      if (held && !isNewer(t, held)) continue // a stale copy (an old REST page, a late frame)
+      next.set(t.id, t)
+      changed = true
+    }
+    if (!changed) return
     if (next.size > TASKS_KEPT) {
       const ids = [...next.keys()].sort((a, b) => a - b)
       for (const id of ids.slice(0, next.size - TASKS_KEPT)) next.delete(id)
     }
     tasks.value = next
     taskVersion.value++
+  }
+
+  /**
+   * The freshest view of one task: `base` (a detail answer, with events and env) updated by the
+   * newest of the live copies (the store's, and e.g. the log stream's status frame), by the rule.
+   */
+  function freshTask<T extends Task>(id: number, base: T | null, ...copies: Array<Task | null | undefined>): T | Task | null {
+    let newest: Task | null = tasks.value.get(id) ?? null
+    for (const c of copies) if (c && (!newest || isNewer(c, newest))) newest = c
+    if (!base) return newest
+    return newest && isNewer(newest, base) ? { ...base, ...newest } : base
   }
 
   async function loadNodes(): Promise<void> {
@@ -113,5 +149,5 @@ export const useClusterStore = defineStore('cluster', () => {
     startLive: socket.start,
     stopLive: socket.stop,
     reconnectLive: socket.reconnect,
-    upsertNodes, mergeUsage, upsertTasks, loadNodes, setTaskPoller }
+    upsertNodes, mergeUsage, upsertTasks, freshTask, loadNodes, setTaskPoller }
 })
