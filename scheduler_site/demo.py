@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             spawn(f"agent-{name}", [*manage, "runworker", "--master", base, "--name", name, "--cpu", cpu,
                                     "--mem", mem, "--labels", f"size={name}",
                                     "--state-dir", str(data_dir / "agents" / name)], agent_env)
+        # the password check is deliberately slow (PBKDF2): give a busy machine time
         token = requests.post(f"{base}/api/v1/auth/token", json={"username": username, "password": password},
-                              timeout=5).json()["token"]
+                              timeout=60).json()["token"]
         _wait_nodes(base, token, [name for name, _, _ in agents], timeout=60)
         print(f"""
 mini-scheduler is running.
@@ -169,8 +170,13 @@ Ctrl-C stops the cluster.""", flush=True)
         stop_all()
     except SystemExit:
         raise
-    except BaseException:
-        stop_all()
+    except BaseException as exc:
+        # say why before stopping: a silent exit 0 looked like a clean stop
+        print(f"the demo failed to start: {exc!r}; stopping", file=sys.stderr, flush=True)
+        try:
+            stop_all()
+        except SystemExit:
+            raise SystemExit(1) from exc
     return 0
 
 

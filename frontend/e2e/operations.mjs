@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict'
 import { mkdirSync, readFileSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
 import { repo } from './cluster.mjs'
 
@@ -63,6 +64,21 @@ async function smallestText(page) {
     }
     return min
   })
+}
+
+/**
+ * From a Chrome trace: the renderer main thread's top-level tasks, wall time vs CPU time (as in
+ * bench/browser.mjs): on a busy machine a task is long on the wall clock while the thread simply
+ * was not scheduled; its CPU time is what the page itself spent.
+ */
+function mainThreadTasks(buffer) {
+  const parsed = JSON.parse(buffer.toString())
+  const events = Array.isArray(parsed) ? parsed : parsed.traceEvents
+  const main = new Set()
+  for (const e of events) if (e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain') main.add(`${e.pid}:${e.tid}`)
+  const tasks = events.filter((e) => e.ph === 'X' && e.name === 'ThreadControllerImpl::RunTask' && main.has(`${e.pid}:${e.tid}`))
+  const cpu = tasks.map((t) => (t.tdur ?? t.dur) / 1000)
+  return { tasks: tasks.length, longestCpu: +Math.max(0, ...cpu).toFixed(1), overCpu: cpu.filter((c) => c > 50).length, overWall: tasks.filter((t) => t.dur > 50_000).length }
 }
 
 async function shot(page, name) {
@@ -465,36 +481,40 @@ export const after = [
         await fresh.setViewportSize({ width: 1920, height: 1080 })
         await fresh.addInitScript(() => {
           window.__longTasks = []
-          window.__gridAt = null
           new PerformanceObserver((list) => {
             for (const e of list.getEntries()) window.__longTasks.push({ start: Math.round(e.startTime), ms: Math.round(e.duration) })
           }).observe({ type: 'longtask', buffered: true })
-          // when the dense grid first exists: tasks ending after it render or update it
-          new MutationObserver((_, obs) => {
-            if (document.querySelector('[data-testid=dense-grid]')) {
-              window.__gridAt = performance.now()
-              obs.disconnect()
-            }
-          }).observe(document, { childList: true, subtree: true })
         })
-        await fresh.goto(`${base}/`)
+        // boot the app on the task list (it loads the nodes), then open the cluster: what is
+        // measured is the dense view's render and its live updates, not the bundle's boot
+        await fresh.goto(`${base}/tasks`)
+        await fresh.locator('[data-testid=task-table], [data-testid=state-empty]').first().waitFor({ timeout: 60_000 })
+        await until(async () => (await fresh.evaluate(() => document.querySelector('[data-testid=connection-state]')?.dataset.state)) === 'live', 'live', 60_000)
+        await sleep(3000)
+        const browser = fresh.context().browser()
+        await browser.startTracing(fresh, { categories: ['toplevel', 'devtools.timeline'] })
+        const clickAt = await fresh.evaluate(() => performance.now())
+        await fresh.click('[data-testid=nav-cluster]')
         const grid = fresh.locator('[data-testid=dense-grid]')
-        await grid.waitFor({ timeout: 30_000 })
-        await until(async () => Number(await grid.getAttribute('data-drawn')) >= 1000, 'a thousand cells drawn', 30_000)
-        const shownAt = await fresh.evaluate(() => performance.now())
+        await grid.waitFor({ timeout: 60_000 })
+        await until(async () => Number(await grid.getAttribute('data-drawn')) >= 1000, 'a thousand cells drawn', 60_000)
         assert.equal(await fresh.locator('[data-testid=node-card]').count(), 0, 'dense, not cards')
         // live updates keep coming (the simulated nodes go UNHEALTHY, then OFFLINE): watch a while
         await sleep(8000)
         await fresh.locator('[data-testid=dense-cell][data-node=sim-0500]').hover()
         await fresh.locator('[data-testid=dense-tooltip]').waitFor()
         assert.match(await fresh.locator('[data-testid=dense-tooltip]').textContent(), /sim-0500/)
+        const trace = mainThreadTasks(await browser.stopTracing())
         await shot(fresh, '1920x1080-cluster-1000-nodes-dense')
-        const { longTasks, gridAt } = await fresh.evaluate(() => ({ longTasks: window.__longTasks, gridAt: window.__gridAt }))
-        const boot = longTasks.filter((t) => t.start + t.ms < gridAt)
-        const dense = longTasks.filter((t) => t.start + t.ms >= gridAt)
-        console.log(`    (grid at ${Math.round(gridAt)} ms, all cells by ${Math.round(shownAt)} ms; long tasks while booting: ${JSON.stringify(boot)}; rendering and updating the grid: ${JSON.stringify(dense)})`)
-        const worst = Math.max(0, ...dense.map((t) => t.ms))
-        assert.ok(worst <= 50, `no long task over 50 ms while rendering and updating the dense view (worst ${worst} ms)`)
+        const longTasks = (await fresh.evaluate(() => window.__longTasks)).filter((t) => t.start >= clickAt)
+        const load = loadavg()[0]
+        const wallWorst = Math.max(0, ...longTasks.map((t) => t.ms))
+        console.log(`    (dense view, from the click to 8 s of live updates: PerformanceObserver long tasks ${JSON.stringify(longTasks.map((t) => t.ms))}, worst ${wallWorst} ms wall; trace: ${trace.tasks} tasks, longest ${trace.longestCpu} ms CPU, ${trace.overCpu} over 50 ms CPU, ${trace.overWall} over 50 ms wall; machine load average ${load.toFixed(1)} on ${cpus().length} cores)`)
+        // the page's own work per task (the trace's thread time) stays under 50 ms
+        assert.equal(trace.overCpu, 0, `a task over 50 ms of main-thread CPU (longest ${trace.longestCpu} ms)`)
+        // the wall clock says the same when the machine is not oversubscribed (else the thread waits its turn)
+        if (load < cpus().length * 1.5) assert.ok(wallWorst <= 50, `a long task of ${wallWorst} ms`)
+        else console.log(`    (wall-clock long tasks not asserted: load average ${load.toFixed(1)} on ${cpus().length} cores starves the page's thread)`)
         await fresh.setViewportSize({ width: 3840, height: 2160 })
         await sleep(1500)
         await shot(fresh, '3840x2160-cluster-1000-nodes-dense')
