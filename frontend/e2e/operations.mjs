@@ -179,8 +179,9 @@ export const before = [
       await page.goto(`${base}/`)
       await page.click('[data-testid=node-card][data-node=large]', { timeout: 30_000 })
       await page.locator('[data-testid=node-panel] [data-testid=chart]').first().waitFor()
-      await page.click('[data-testid=open-node-page]')
-      await page.waitForURL(/\/nodes\/\d+$/)
+      const href = await page.getAttribute('[data-testid=open-node-page]', 'href')
+      assert.match(href, /^\/nodes\/\d+$/)
+      await page.goto(`${base}${href}`)
       const nodeId = Number(page.url().split('/').pop())
       assert.equal((await page.locator('[data-testid=node-page-name]').textContent()).trim(), 'large')
       await until(async () => (await page.locator('[data-testid=node-page] [data-testid=chart] canvas').count()) === 2, 'node charts')
@@ -436,7 +437,7 @@ export const before = [
     'screenshots at 390x844, 1280x720, 1920x1080 and 3840x2160: no horizontal overflow; no text under 12 px',
     async ({ page, base, state }) => {
       const nodeId = (await call(page, 'GET', '/api/v1/nodes')).body.results.find((n) => n.name === 'large').id
-      const running = await submit(page, { name: 'e2e-shot', command: 'for i in $(seq 1 60); do echo "line $i"; sleep 1; done', cpu: 0.5, node_selector: { size: 'medium' } })
+      const running = await submit(page, { name: 'e2e-shot', command: 'for i in $(seq 1 900); do echo "line $i"; sleep 1; done', cpu: 0.5, node_selector: { size: 'medium' } })
       const views = [['cluster', '/'], ['tasks', '/tasks'], ['task', `/tasks/${state.finishedTask}`], ['node', `/nodes/${nodeId}`], ['submit', '/tasks?new=1']]
       try {
         for (const [w, h] of [[390, 844], [1280, 720], [1920, 1080], [3840, 2160]]) {
