@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "scheduler_site",
     "nodes",
     "tasks",
+    "tasks.history",
 ]
 
 MIDDLEWARE = [  # Django's own, declared sync-only: one thread hop per request (see the module)

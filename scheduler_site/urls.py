@@ -16,6 +16,7 @@ from scheduler_site.metrics import metrics_view
 from scheduler_site.permissions import IsUser
 from tasks import views as task_views
 from tasks.agents import views as agent_views
+from tasks.history import views as history_views
 from tasks.logs import views as log_views
 
 ID = r"(?P<pk>[^/]+)"
@@ -34,8 +35,10 @@ urlpatterns = [
     api("tasks", task_views.TaskListView, "task-list"),
     api(rf"tasks/{ID}", task_views.TaskDetailView, "task-detail"),
     api(rf"tasks/{ID}/cancel", task_views.TaskCancelView, "task-cancel"),
+    api(rf"tasks/{ID}/rerun", task_views.TaskRerunView, "task-rerun"),
     api(rf"tasks/{ID}/logs", log_views.TaskLogView, "task-logs"),
     api(rf"tasks/{ID}/logs/raw", log_views.TaskRawLogView, "task-logs-raw"),
+    api("metrics/history", history_views.HistoryView, "metrics-history"),
     api("nodes", node_views.NodeListView, "node-list"),
     api(rf"nodes/{ID}", node_views.NodeDetailView, "node-detail"),
     api(rf"nodes/{ID}/drain", node_views.NodeDrainView, "node-drain"),

@@ -23,12 +23,15 @@ from tasks import task_updates
 log = logging.getLogger("tasks.event_feed")
 
 POLL_INTERVAL = 0.2
+HISTORY_EVERY = 2.0  # seconds between looks for a new history bucket (written every 10 s)
 
 
 class EventFeed:
     def __init__(self) -> None:
         self.last_task_event: int | None = None
         self.last_node_event: int | None = None
+        self.last_history = None
+        self.history_checked = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="event-feed", daemon=True)
 
@@ -46,6 +49,9 @@ class EventFeed:
 
         self.last_task_event = TaskEvent.objects.aggregate(m=Max("id"))["m"] or 0
         self.last_node_event = NodeEvent.objects.aggregate(m=Max("id"))["m"] or 0
+        from tasks.history.feed import newest_bucket
+
+        self.last_history = newest_bucket()
 
     def _run(self) -> None:
         while self.last_task_event is None and not self._stop.is_set():
@@ -91,8 +97,25 @@ class EventFeed:
         if node_ids:
             nodes = [node_summary(n) for n in nodes_with_counts().filter(pk__in=node_ids)]
             messages.append((groups.EVENTS, {"type": "cluster.nodes", "nodes": nodes}))
+        messages += self.history_messages()
         bus.publish_many(messages)
         return len(foreign)
+
+    def history_messages(self) -> list[tuple[str, dict]]:
+        """Buckets the sweeper recorded since the last look (tasks.history), now and then."""
+        import time
+
+        from tasks.history.feed import messages_since
+
+        if time.monotonic() - self.history_checked < HISTORY_EVERY:
+            return []
+        self.history_checked = time.monotonic()
+        found, self.last_history = messages_since(self.last_history)
+        if self.last_history is None:
+            from tasks.history.feed import newest_bucket
+
+            self.last_history = newest_bucket()
+        return [(groups.EVENTS, message) for message in found]
 
 
 _feed: EventFeed | None = None

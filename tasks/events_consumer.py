@@ -35,5 +35,10 @@ class EventsConsumer(Consumer):
     async def cluster_usage(self, message: dict) -> None:
         await self.send(text_data=json.dumps({"type": "usage", "nodes": message["nodes"]}))
 
+    async def cluster_history(self, message: dict) -> None:
+        """A history bucket just recorded (tasks.history): the charts append it, no re-fetch."""
+        await self.send(text_data=json.dumps({"type": "history", "step": message["step"], "point": message["point"],
+                                              "nodes": message["nodes"]}))
+
     async def cluster_nodes(self, message: dict) -> None:
         await self.send(text_data=json.dumps({"type": "nodes", "nodes": message["nodes"]}))

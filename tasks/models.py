@@ -42,6 +42,10 @@ class Task(models.Model):
     started_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    rerun_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reruns", editable=False,
+        help_text="the task this one reruns (same spec)",
+    )
     log_bytes = models.BigIntegerField(default=0, editable=False)
     log_bytes_dropped = models.BigIntegerField(default=0, editable=False)
 
@@ -54,6 +58,9 @@ class Task(models.Model):
             ),
             models.Index(fields=["node", "status"], name="task_node_status"),
             models.Index(fields=["status", "-id"], name="task_status_recent"),
+            # the task list's filters, newest first, one page after another (keyset on id)
+            models.Index(fields=["node_name", "-id"], name="task_node_name_recent"),
+            models.Index(fields=["submitter", "-id"], name="task_submitter_recent"),
         ]
 
     def __str__(self) -> str:
@@ -75,6 +82,8 @@ class TaskEvent(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # the history recorder counts the transitions of each 10 s bucket
+        indexes = [models.Index(fields=["created_at"], name="taskevent_created")]
 
     def __str__(self) -> str:
         return f"{self.task_id}: {self.from_status}->{self.to_status} ({self.reason})"

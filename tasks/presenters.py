@@ -33,6 +33,7 @@ def task_summary(task: Task) -> dict:
         "started_at": iso(task.started_at),
         "finished_at": iso(task.finished_at),
         "updated_at": iso(task.updated_at),  # newer wins when a REST copy and a live one cross
+        "rerun_of": task.rerun_of_id,
     }
 
 

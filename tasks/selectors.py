@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from scheduler_site.exceptions import DomainError, NotFound
 from scheduler_site.formats import parse_id
@@ -27,16 +27,37 @@ def parse_status_filter(raw: str | None) -> list[str] | None:
     return wanted
 
 
-def list_tasks(*, status: str | None = None, node: str | None = None) -> QuerySet[Task]:
+MAX_QUERY_LENGTH = 200
+
+
+def _text_filter(raw: str | None, field: str) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    if "\x00" in raw:
+        raise BadFilter("Must not contain NUL bytes.", field=field)
+    if len(raw) > MAX_QUERY_LENGTH:
+        raise BadFilter(f"At most {MAX_QUERY_LENGTH} characters.", field=field)
+    return raw.strip()
+
+
+def list_tasks(
+    *, status: str | None = None, node: str | None = None, q: str | None = None, owner: str | None = None
+) -> QuerySet[Task]:
+    """Tasks newest first, filtered: `status` (one or several), `node` (id or name), `owner` (the
+    submitter's username), `q` (text in the name or the command, or `#id`). Every filter keeps
+    an index on (column, -id) usable, so a page of the newest matches stays a short index walk."""
     query = Task.objects.order_by("-id")
     statuses = parse_status_filter(status)
     if statuses:
         query = query.filter(status__in=statuses)
-    if node:
-        if "\x00" in node:
-            raise BadFilter("Must be a node id or name.", field="node")
+    if node := _text_filter(node, "node"):
         node_id = parse_id(node)
         query = query.filter(node_id=node_id) if node_id else query.filter(node_name=node)
+    if owner := _text_filter(owner, "owner"):
+        query = query.filter(submitter__username=owner)
+    if q := _text_filter(q, "q"):
+        task_id = parse_id(q[1:]) if q.startswith("#") else None
+        query = query.filter(pk=task_id) if task_id else query.filter(Q(name__icontains=q) | Q(command__icontains=q))
     return query
 
 

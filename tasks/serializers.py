@@ -208,6 +208,7 @@ class TaskSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
+    rerun_of = serializers.IntegerField(allow_null=True, help_text="the task this one reruns")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)

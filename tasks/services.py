@@ -30,12 +30,14 @@ def submit_task(
     env: Mapping[str, str] | None = None,
     node_selector: Mapping[str, str] | None = None,
     submitter=None,
+    rerun_of: Task | None = None,
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
     otherwise the placement loop runs right after commit."""
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
+        rerun_of=rerun_of,
     )
     states.record_submitted(task)
     if not place_submitted(task):
@@ -59,6 +61,21 @@ def cancel_task(*, task_id: int, by: str = "") -> Task:
     if was_active:
         request_placement()  # its reservation is free again
     return task
+
+
+RERUN_FIELDS = ("command", "cpu", "mem", "name", "priority", "max_attempts", "timeout", "env", "node_selector")
+
+
+@transaction.atomic
+def rerun_task(*, task_id: int, submitter=None) -> Task:
+    """Submit a finished task again: a new task with the same spec, linked to it by `rerun_of`."""
+    original = Task.objects.filter(pk=task_id).first()
+    if original is None:
+        raise NotFound(f"Task {task_id} not found.")
+    if original.status not in TERMINAL_STATUSES:
+        raise InvalidTransition(f"Only a finished task can be rerun; this one is {original.status}.")
+    spec = {field: getattr(original, field) for field in RERUN_FIELDS}
+    return submit_task(**spec, submitter=submitter, rerun_of=original)
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from nodes.health import mark_unhealthy, stale_node_ids
+from tasks.history.recorder import record_history
 from tasks.placement.reservation import place_pending_tasks
 from tasks.recovery import take_node_offline
 
@@ -15,4 +16,5 @@ def sweep_once(*, now: datetime | None = None) -> dict[str, int]:
     unhealthy = mark_unhealthy(now)
     requeued = sum(len(take_node_offline(node_id, now=now)) for node_id in stale_node_ids(now))
     placed = place_pending_tasks().placed
-    return {"unhealthy": len(unhealthy), "requeued": requeued, "placed": placed}
+    sampled = record_history(now=now)
+    return {"unhealthy": len(unhealthy), "requeued": requeued, "placed": placed, "sampled": int(sampled)}

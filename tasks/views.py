@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from scheduler_site.pagination import Pagination
+from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
 from tasks import selectors, services
 from tasks.serializers import TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
@@ -29,13 +29,22 @@ class TaskListView(APIView):
             OpenApiParameter("status", str, description="PENDING, ASSIGNED, RUNNING, SUCCEEDED, FAILED or "
                                                         "CANCELLED; several separated by commas"),
             OpenApiParameter("node", str, description="node id or name"),
+            OpenApiParameter("owner", str, description="username of the submitter"),
+            OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
+            OpenApiParameter("cursor", str, description="cursor pagination: empty for the first page, then "
+                                                        "next_cursor (no count); without it, ?page="),
             OpenApiParameter("page", int), OpenApiParameter("page_size", int),
         ],
         responses=TaskSerializer(many=True),
     )
     def get(self, request: Request) -> Response:
-        tasks = selectors.list_tasks(status=request.query_params.get("status"),
-                                     node=request.query_params.get("node"))
+        params = request.query_params
+        tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"),
+                                     owner=params.get("owner"), q=params.get("q"))
+        if KeysetPagination.wanted(request):
+            keyset = KeysetPagination(request)
+            rows, next_cursor = keyset.page(tasks)
+            return Response(keyset.response_body(TaskSerializer(rows, many=True).data, next_cursor))
         paginator = Pagination()
         page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
@@ -55,6 +64,17 @@ class TaskDetailView(APIView):
     @extend_schema(responses=TaskDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
         return Response(TaskDetailSerializer(selectors.get_task(pk, with_events=True)).data)
+
+
+class TaskRerunView(APIView):
+    permission_classes = [requires("tasks.add_task")]
+
+    @extend_schema(request=None, responses={201: TaskDetailSerializer})
+    def post(self, request: Request, pk: str) -> Response:
+        original = selectors.get_task(pk)
+        task = services.rerun_task(task_id=original.pk, submitter=request.user)
+        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data,
+                        status=status.HTTP_201_CREATED, headers={"Location": f"/api/v1/tasks/{task.pk}"})
 
 
 class TaskCancelView(APIView):

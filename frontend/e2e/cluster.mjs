@@ -76,7 +76,7 @@ export async function startCluster({ fastTimers = true } = {}) {
   }
   createInterface({ input: child.stderr }).on('line', keep)
   const ready = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`demo did not print READY within 120 s:\n${tail.join('\n')}`)), 120_000)
+    const timer = setTimeout(() => fail(new Error(`demo did not print READY within 300 s:\n${tail.join('\n')}`)), 300_000)
     createInterface({ input: child.stdout }).on('line', (line) => {
       keep(line)
       if (line.startsWith('READY ')) {

@@ -2,6 +2,7 @@
 // Each is [name, async (ctx) => {...}] and throws on failure.
 
 import assert from 'node:assert/strict'
+import { after, before } from './operations.mjs'
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms))
 
@@ -288,6 +289,7 @@ export const scenarios = [
       await until(async () => (await height(2)) === 18, 'unwrapped again')
     },
   ],
+  ...before,
   [
     'a killed agent turns UNHEALTHY, then OFFLINE',
     async ({ page, base, ready }) => {
@@ -313,6 +315,7 @@ export const scenarios = [
       assert.deepEqual(others, ['ONLINE', 'ONLINE'])
     },
   ],
+  ...after,
   [
     'the API docs render without internet: Swagger UI comes from the master itself',
     async ({ page, base }) => {

@@ -6,6 +6,7 @@ import { useAuthStore } from './stores/auth'
 // sign-in check, so a deep link such as /tasks/42#L100 opens its log one round trip sooner.
 import ClusterView from './views/ClusterView.vue'
 import LoginView from './views/LoginView.vue'
+import NodeView from './views/NodeView.vue'
 import NotFoundView from './views/NotFoundView.vue'
 import TaskDetailView from './views/TaskDetailView.vue'
 import TasksView from './views/TasksView.vue'
@@ -17,6 +18,7 @@ export const router = createRouter({
     { path: '/', name: 'cluster', component: ClusterView, meta: { title: 'Cluster' } },
     { path: '/tasks', name: 'tasks', component: TasksView, meta: { title: 'Tasks' } },
     { path: '/tasks/:id(\\d+)', name: 'task', component: TaskDetailView, props: (r) => ({ id: Number(r.params.id) }), meta: { title: 'Task' } },
+    { path: '/nodes/:id(\\d+)', name: 'node', component: NodeView, props: (r) => ({ id: Number(r.params.id) }), meta: { title: 'Node' } },
     { path: '/:rest(.*)*', name: 'not-found', component: NotFoundView, meta: { title: 'Not found' } },
   ],
   scrollBehavior: () => undefined,

@@ -67,3 +67,17 @@ describe('LogViewer', () => {
     expect(touched).toBeGreaterThan(0)
   })
 })
+
+describe('LogViewer counts', () => {
+  it('says "1 line" and "2 lines"', async () => {
+    const { frames, buffer, wrapper } = setup()
+    buffer.push({ attempt: 1, seq: 0, stream: 'stdout', data: 'one\n', ts: 0 })
+    frames.frame()
+    await nextTick()
+    expect(wrapper.find('[data-testid=log-line-count]').text()).toBe('1 line')
+    buffer.push({ attempt: 1, seq: 1, stream: 'stdout', data: 'two\n', ts: 0 })
+    frames.frame()
+    await nextTick()
+    expect(wrapper.find('[data-testid=log-line-count]').text()).toBe('2 lines')
+  })
+})

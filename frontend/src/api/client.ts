@@ -1,6 +1,6 @@
 /** Same-origin fetch for API v1: session cookie, CSRF header on writes, errors as ApiError. */
 
-import type { ClusterNode, LogPage, Me, NodeDetail, Page, SubmitRequest, Task, TaskDetail } from './types'
+import type { ClusterHistory, ClusterNode, LogPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskDetail } from './types'
 
 export class ApiError extends Error {
   constructor(
@@ -82,6 +82,16 @@ export const api = {
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
   tasks: (params: { status?: string; node?: string; page?: number; page_size?: number } = {}) =>
     request<Page<Task>>('GET', `/api/v1/tasks${qs(params)}`),
+  /** cursor pages (no count): `cursor` '' for the first, then each page's next_cursor */
+  searchTasks: ({ cursor, ...params }: { status?: string; node?: string; owner?: string; q?: string; cursor: string; page_size?: number }) => {
+    const query = qs(params)
+    return request<Page<Task>>('GET', `/api/v1/tasks${query ? `${query}&` : '?'}cursor=${encodeURIComponent(cursor)}`)
+  },
+  rerun: (id: number) => request<TaskDetail>('POST', `/api/v1/tasks/${id}/rerun`),
+  history: (params: { series?: string; since?: string; step?: number }) =>
+    request<ClusterHistory>('GET', `/api/v1/metrics/history${qs(params)}`),
+  nodeHistory: (ids: number[], params: { since?: string; step?: number } = {}) =>
+    request<NodeHistory>('GET', `/api/v1/metrics/history${qs({ node: ids.join(','), ...params })}`),
   task: (id: number | string) => request<TaskDetail>('GET', `/api/v1/tasks/${id}`),
   submit: (body: SubmitRequest) => request<TaskDetail>('POST', '/api/v1/tasks', body),
   cancel: (id: number) => request<TaskDetail>('POST', `/api/v1/tasks/${id}/cancel`),

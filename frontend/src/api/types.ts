@@ -33,6 +33,10 @@ export interface Task {
   assigned_at: string | null
   started_at: string | null
   finished_at: string | null
+  /** when the master last changed it: of two copies, the newer `updated_at` wins */
+  updated_at?: string | null
+  /** the task this one reruns (same spec) */
+  rerun_of?: number | null
 }
 
 export interface TaskEvent {
@@ -98,10 +102,13 @@ export interface NodeDetail extends ClusterNode {
 }
 
 export interface Page<T> {
-  count: number
+  /** null for cursor pages */
+  count: number | null
   next: string | null
   previous: string | null
   results: T[]
+  /** cursor pages: pass as `cursor` for the next page (null at the end) */
+  next_cursor?: string | null
 }
 
 export interface LogPage {
@@ -114,8 +121,65 @@ export interface LogPage {
   more: boolean
 }
 
+/** Resources over time: used (from the agents), allocated (reserved by tasks), capacity. */
+export interface UsageColumns {
+  used: number[]
+  allocated: number[]
+  capacity: number[]
+}
+
+/** `GET /api/v1/metrics/history` for the cluster: one column per figure, `t` in unix seconds. */
+export interface ClusterHistory {
+  step: number
+  since: string
+  until: string
+  series: string[]
+  t: number[]
+  cpu?: UsageColumns
+  mem?: UsageColumns
+  queue?: { pending: number[] }
+  tasks?: { started: number[]; succeeded: number[]; failed: number[] }
+  placement?: { count: number[]; avg_ms: Array<number | null>; max_ms: Array<number | null> }
+  nodes?: { online: number[] }
+}
+
+export interface NodeHistorySeries {
+  id: number
+  name: string
+  t: number[]
+  cpu: UsageColumns
+  mem: UsageColumns
+}
+
+export interface NodeHistory {
+  step: number
+  since: string
+  until: string
+  series: string[]
+  nodes: NodeHistorySeries[]
+}
+
+/** One recorded bucket, as the events socket sends it (`history` frame). */
+export interface HistoryPoint {
+  t: number
+  cpu: { used: number; allocated: number; capacity: number }
+  mem: { used: number; allocated: number; capacity: number }
+  queue: { pending: number }
+  tasks: { started: number; succeeded: number; failed: number }
+  placement: { count: number; avg_ms: number | null; max_ms: number | null }
+  nodes: { online: number }
+}
+
+export interface NodeHistoryPoint {
+  id: number
+  t: number
+  cpu: { used: number; allocated: number; capacity: number }
+  mem: { used: number; allocated: number; capacity: number }
+}
+
 export type EventsFrame =
   | { type: 'hello' }
+  | { type: 'history'; step: number; point: HistoryPoint; nodes: NodeHistoryPoint[] }
   | { type: 'pong' }
   | { type: 'tasks'; tasks: Task[] }
   | { type: 'nodes'; nodes: ClusterNode[] }

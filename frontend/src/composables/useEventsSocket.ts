@@ -8,7 +8,7 @@
 
 import { getCurrentScope, onScopeDispose, ref } from 'vue'
 import type { ClusterNode, EventsFrame, NodeUsage, Task } from '../api/types'
-import { backoffDelay } from '../lib/backoff'
+import { useReconnectingSocket } from './useReconnectingSocket'
 
 export type ConnectionState = 'connecting' | 'live' | 'polling' | 'closed' | 'unauthorized'
 
@@ -18,6 +18,8 @@ export interface EventsSocketOptions {
   onNodes?: (nodes: ClusterNode[]) => void
   /** partial updates (id, usage, last heartbeat) from heartbeats */
   onUsage?: (usage: NodeUsage[]) => void
+  /** any other frame type (e.g. history samples) */
+  onFrame?: (frame: EventsFrame) => void
   /** refresh everything from REST: after (re)connecting and while the socket is down */
   poll?: () => Promise<unknown> | void
   pollMs?: number
@@ -29,25 +31,44 @@ export interface EventsSocketOptions {
    */
   reconcileMs?: number | (() => number)
   pingMs?: number
+  /** no frame (not even a pong) for this long: the link is dead, reconnect (default 3 pings) */
+  idleMs?: number
   WebSocketImpl?: typeof WebSocket
   random?: () => number
 }
 
 export function useEventsSocket(options: EventsSocketOptions) {
-  const WS = options.WebSocketImpl ?? WebSocket
   const pollMs = options.pollMs ?? 3000
   const pingMs = options.pingMs ?? 20_000
   const state = ref<ConnectionState>('closed')
-  const failures = ref(0)
-  const lastMessageAt = ref<number | null>(null)
-  const nextRetryAt = ref<number | null>(null)
-  let socket: WebSocket | null = null
-  let retryTimer: ReturnType<typeof setTimeout> | null = null
   let pollTimer: ReturnType<typeof setInterval> | null = null
-  let pingTimer: ReturnType<typeof setInterval> | null = null
   let reconcileTimer: ReturnType<typeof setInterval> | null = null
   let lastReconcile = 0
-  let stopped = true
+  let running = false
+
+  const link = useReconnectingSocket({
+    url: options.url,
+    WebSocketImpl: options.WebSocketImpl,
+    random: options.random,
+    heartbeat: { message: '{"type":"ping"}', interval: pingMs },
+    idleMs: options.idleMs ?? pingMs * 3,
+    shouldReconnect: (ev) => ev.code !== 4401,
+    onMessage: (data) => {
+      try {
+        handle(JSON.parse(data) as EventsFrame)
+      } catch {
+        /* a frame we do not understand is ignored */
+      }
+    },
+    onClose: (_ev, retryIn) => {
+      if (retryIn === null) {
+        state.value = 'unauthorized'
+        return
+      }
+      state.value = 'polling'
+      startPolling()
+    },
+  })
 
   function runPoll(): void {
     lastReconcile = Date.now()
@@ -81,93 +102,40 @@ export function useEventsSocket(options: EventsSocketOptions) {
     pollTimer = null
   }
 
-  function clearPing(): void {
-    if (pingTimer) clearInterval(pingTimer)
-    pingTimer = null
-  }
-
   function handle(frame: EventsFrame): void {
-    lastMessageAt.value = Date.now()
     if (frame.type === 'tasks') options.onTasks?.(frame.tasks)
     else if (frame.type === 'nodes') options.onNodes?.(frame.nodes)
     else if (frame.type === 'usage') options.onUsage?.(frame.nodes)
     else if (frame.type === 'hello') {
       state.value = 'live'
-      failures.value = 0
       stopPolling()
       runPoll() // catch up on what happened while we were away
-    }
-  }
-
-  function connect(): void {
-    retryTimer = null
-    nextRetryAt.value = null
-    if (stopped) return
-    if (state.value !== 'polling') state.value = 'connecting'
-    const url = typeof options.url === 'function' ? options.url() : options.url
-    const ws = new WS(url)
-    socket = ws
-    ws.onmessage = (ev: MessageEvent) => {
-      if (socket !== ws) return
-      try {
-        handle(JSON.parse(String(ev.data)) as EventsFrame)
-      } catch {
-        /* a frame we do not understand is ignored */
-      }
-    }
-    ws.onopen = () => {
-      clearPing()
-      pingTimer = setInterval(() => ws.readyState === 1 && ws.send('{"type":"ping"}'), pingMs)
-    }
-    ws.onclose = (ev: CloseEvent) => {
-      if (socket !== ws) return
-      socket = null
-      clearPing()
-      if (stopped) return
-      if (ev.code === 4401) {
-        state.value = 'unauthorized'
-        return
-      }
-      failures.value++
-      state.value = 'polling'
-      startPolling()
-      const delay = backoffDelay(failures.value - 1, { random: options.random })
-      nextRetryAt.value = Date.now() + delay
-      retryTimer = setTimeout(connect, delay)
-    }
+    } else options.onFrame?.(frame)
   }
 
   function start(): void {
-    if (!stopped) return
-    stopped = false
+    if (running) return
+    running = true
+    state.value = 'connecting'
     startReconcile()
-    connect()
+    link.open()
   }
 
   function stop(): void {
-    stopped = true
-    if (retryTimer) clearTimeout(retryTimer)
-    retryTimer = null
+    running = false
+    link.close()
     stopPolling()
     stopReconcile()
-    clearPing()
-    const ws = socket
-    socket = null
-    ws?.close()
     state.value = 'closed'
   }
 
-  /** Retry now (the indicator's "reconnect" button). */
+  /** Retry now (the indicator's "reconnect" button); "polling" shows until the socket says hello. */
   function reconnect(): void {
-    if (stopped) return
-    if (retryTimer) clearTimeout(retryTimer)
-    const ws = socket
-    socket = null
-    ws?.close()
-    connect()
+    if (state.value !== 'polling') state.value = 'connecting'
+    link.reconnect()
   }
 
   if (getCurrentScope()) onScopeDispose(stop)
 
-  return { state, failures, lastMessageAt, nextRetryAt, start, stop, reconnect }
+  return { state, failures: link.failures, lastMessageAt: link.lastMessageAt, nextRetryAt: link.nextRetryAt, start, stop, reconnect }
 }

@@ -145,3 +145,5 @@ export function useFollowScroll(target: Ref<HTMLElement | null>, { threshold = 8
 
   return { following, newCount, notify, jump, pause, own, scrollToBottom, onScroll }
 }
+
+export type FollowScroll = ReturnType<typeof useFollowScroll>

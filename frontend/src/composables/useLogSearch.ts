@@ -164,3 +164,5 @@ export function useLogSearch(buffer: LogBuffer, options: SearchOptions = {}) {
     restart,
   }
 }
+
+export type LogSearch = ReturnType<typeof useLogSearch>

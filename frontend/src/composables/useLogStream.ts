@@ -10,8 +10,8 @@
 
 import { getCurrentScope, onScopeDispose, ref, shallowRef } from 'vue'
 import type { LogFrame, LogPage, Task, TaskStatus } from '../api/types'
-import { backoffDelay } from '../lib/backoff'
 import type { LogBuffer } from './useLogBuffer'
+import { useReconnectingSocket } from './useReconnectingSocket'
 
 export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'closed' | 'unauthorized' | 'not-found'
 
@@ -29,21 +29,19 @@ export interface LogStreamOptions {
 
 export function useLogStream(options: LogStreamOptions) {
   const { buffer, taskId } = options
-  const WS = options.WebSocketImpl ?? WebSocket
   const state = ref<StreamState>('closed')
   const status = ref<TaskStatus | null>(null)
   const task = shallowRef<Task | null>(null)
   /** attempt shown, or null to follow the newest */
   const pinned = ref<number | null>(null)
   const newestAttempt = ref(0)
-  const failures = ref(0)
   /** received at least the first frame: history is arriving */
   const started = ref(false)
-  let socket: WebSocket | null = null
-  let retryTimer: ReturnType<typeof setTimeout> | null = null
   let gapTimer: ReturnType<typeof setTimeout> | null = null
   let stopped = true
   let filling = false
+  /** the attempt the current socket was opened for (0: unpinned) */
+  let socketAttempt = 0
 
   function path(): string {
     const attempt = buffer.attempt.value
@@ -100,22 +98,17 @@ export function useLogStream(options: LogStreamOptions) {
     }
   }
 
-  let socketAttempt = 0
-
-  function connect(): void {
-    retryTimer = null
-    if (stopped) return
-    state.value = failures.value > 0 ? 'reconnecting' : 'connecting'
-    socketAttempt = buffer.attempt.value
-    const ws = new WS(options.url(path()))
-    socket = ws
-    ws.onmessage = (ev: MessageEvent) => {
-      if (socket !== ws) return
-      if (state.value !== 'live') {
-        state.value = 'live'
-        failures.value = 0
-      }
-      const text = String(ev.data)
+  const link = useReconnectingSocket({
+    url: () => {
+      socketAttempt = buffer.attempt.value
+      state.value = failures.value > 0 ? 'reconnecting' : 'connecting'
+      return options.url(path())
+    },
+    WebSocketImpl: options.WebSocketImpl,
+    random: options.random,
+    shouldReconnect: (ev) => ev.code !== 4401 && ev.code !== 4404,
+    onMessage: (text) => {
+      state.value = 'live'
       try {
         // log frames of the attempt shown go to the buffer as text (parsed at the flush)
         if (buffer.attempt.value > 0 && (text.startsWith('{"type": "log"') || text.startsWith('{"type":"log"'))) {
@@ -126,43 +119,29 @@ export function useLogStream(options: LogStreamOptions) {
       } catch {
         /* ignore frames we cannot read */
       }
-    }
-    ws.onclose = (ev: CloseEvent) => {
-      if (socket !== ws) return
-      socket = null
-      if (stopped) return
-      if (ev.code === 4401) state.value = 'unauthorized'
-      else if (ev.code === 4404) state.value = 'not-found'
-      else {
-        failures.value++
-        state.value = 'reconnecting'
-        retryTimer = setTimeout(connect, backoffDelay(failures.value - 1, { random: options.random }))
-      }
-    }
-  }
+    },
+    onClose: (ev, retryIn) => {
+      if (retryIn !== null) state.value = 'reconnecting'
+      else state.value = ev.code === 4401 ? 'unauthorized' : 'not-found'
+    },
+  })
+  const failures = link.failures
 
   function reopen(): void {
-    const ws = socket
-    socket = null
-    ws?.close()
-    if (retryTimer) clearTimeout(retryTimer)
-    connect()
+    link.reconnect()
   }
 
   function start(): void {
     if (!stopped) return
     stopped = false
-    connect()
+    link.open()
   }
 
   function stop(): void {
     stopped = true
-    if (retryTimer) clearTimeout(retryTimer)
     if (gapTimer) clearTimeout(gapTimer)
-    retryTimer = gapTimer = null
-    const ws = socket
-    socket = null
-    ws?.close()
+    gapTimer = null
+    link.close()
     state.value = 'closed'
   }
 

@@ -87,3 +87,12 @@ export function visibleCommand(text: string): string {
     return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`
   })
 }
+
+/**
+ * A count with its noun, singular for exactly 1: "1 core", "2 cores", "0.5 cores", "1,024 lines".
+ * `many` for irregular plurals ("1 match", "3 matches").
+ */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  const shown = Number.isInteger(n) ? n.toLocaleString() : fmtCores(n)
+  return `${shown} ${n === 1 ? one : many}`
+}

@@ -65,3 +65,43 @@ export function visibleWindow(g: Geometry, scrollTop: number, overscan = 4): Win
   const last = Math.min(g.rows, Math.ceil((v + g.viewport) / g.rowHeight) + overscan)
   return { first, last, offset: first * g.rowHeight - v }
 }
+
+/**
+ * Rows grouped into entries of one or more rows each (a wrapped log line takes several): the
+ * index a virtual list needs to find what is in view. `lib/rowModel.ts` implements it.
+ */
+export interface RowIndex {
+  readonly entries: number
+  readonly rows: number
+  /** the entry that covers row `row` (entries when past the end) */
+  entryAtRow(row: number): number
+  /** the first row of entry `k` */
+  rowOf(k: number): number
+  /** how many rows entry `k` takes */
+  rowsOf(k: number): number
+}
+
+export interface Item {
+  /** the entry */
+  index: number
+  /** its top (px, relative to the viewport top) */
+  y: number
+  /** its height (px) */
+  h: number
+}
+
+/** The entries to draw for a scroll position, with `overscan` extra rows on each side. */
+export function itemsInView(index: RowIndex, g: Geometry, scrollTop: number, overscan = 4): Item[] {
+  const n = index.entries
+  if (n === 0 || g.viewport <= 0) return []
+  const v = virtualTop(g, scrollTop)
+  const firstRow = Math.max(0, Math.floor(v / g.rowHeight) - overscan)
+  const limit = v + g.viewport + overscan * g.rowHeight
+  const out: Item[] = []
+  for (let k = index.entryAtRow(firstRow); k < n; k++) {
+    const top = index.rowOf(k) * g.rowHeight
+    if (top > limit) break
+    out.push({ index: k, y: top - v, h: index.rowsOf(k) * g.rowHeight })
+  }
+  return out
+}

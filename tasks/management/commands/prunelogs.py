@@ -1,11 +1,13 @@
 """`python manage.py prunelogs [--days N] [--dry-run]`: delete the stored output of tasks that
-finished more than SCHEDULER_LOG_RETENTION_DAYS ago (run it daily, e.g. from cron)."""
+finished more than SCHEDULER_LOG_RETENTION_DAYS ago (run it daily, e.g. from cron), and history
+rows past their tier's keep (the sweeper prunes those as it goes; this covers a cluster without one)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from tasks.history.recorder import prune_history
 from tasks.logs.retention import prune_finished_logs
 
 
@@ -23,3 +25,5 @@ class Command(BaseCommand):
         tasks, chunks = prune_finished_logs(days=days, dry_run=options["dry_run"])
         verb = "would delete" if options["dry_run"] else "deleted"
         self.stdout.write(f"{verb} {chunks} chunk(s) of {tasks} task(s) finished more than {days} day(s) ago")
+        if not options["dry_run"]:
+            self.stdout.write(f"deleted {prune_history()} history row(s) past their keep")
