@@ -12,7 +12,8 @@ task row locked (`select_for_update`) inside `transaction.atomic()`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection
@@ -203,16 +204,34 @@ def _write_assignments_values(tasks: Sequence[Task], now: datetime) -> None:
 def note_waiting(task: Task, kind: str, message: str) -> TaskEvent | None:
     """Record why a PENDING task waits (a `WaitReason` and its text in status_reason and
     status_message), once per distinct change: not a transition, but an event all the same."""
-    if task.status != S.PENDING or (task.status_reason == kind and task.status_message == message):
-        return None
-    task.status_reason, task.status_message = kind, message
-    Task.objects.filter(pk=task.pk, status=S.PENDING).update(
-        status_reason=task.status_reason, status_message=message, updated_at=timezone.now()
+    events = note_waiting_many([(task, kind, message)])
+    return events[0] if events else None
+
+
+def note_waiting_many(reasons: Iterable[tuple[Task, str, str]]) -> list[TaskEvent]:
+    """`note_waiting` for many tasks at once: one UPDATE per distinct (reason, message) and one
+    INSERT of all their events, whatever their number. A placement pass that cannot place a long
+    queue notes a thousand reasons; row by row, on SQLite, that held the one write lock long
+    enough to starve heartbeats (soak finding 3)."""
+    changed: dict[tuple[str, str], list[Task]] = defaultdict(list)
+    for task, kind, message in reasons:
+        if task.status != S.PENDING or (task.status_reason == kind and task.status_message == message):
+            continue
+        task.status_reason, task.status_message = kind, message
+        changed[(kind, message)].append(task)
+    if not changed:
+        return []
+    now = timezone.now()
+    for (kind, message), tasks in changed.items():
+        Task.objects.filter(pk__in=[task.pk for task in tasks], status=S.PENDING).update(
+            status_reason=kind, status_message=message, updated_at=now
+        )
+    noted = [task for tasks in changed.values() for task in tasks]
+    events = TaskEvent.objects.bulk_create(
+        [_event(task, previous=S.PENDING, reason=task.status_reason, message=task.status_message) for task in noted]
     )
-    event = _event(task, previous=S.PENDING, reason=kind, message=message)
-    event.save()
-    task_updates.tasks_changed([task], events=[event])
-    return event
+    task_updates.tasks_changed(noted, events=events)
+    return events
 
 
 def record_late_exit(task: Task, exit_code: int | None) -> None:

@@ -118,9 +118,7 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
     re-check the nodes, reserve and assign; note why the others wait."""
     waiting = holds.held(tasks)
     if waiting:
-        for task in tasks:
-            if task.pk in waiting:
-                states.note_waiting(task, *waiting[task.pk])
+        states.note_waiting_many((task, *waiting[task.pk]) for task in tasks if task.pk in waiting)
         tasks = [task for task in tasks if task.pk not in waiting]
         report.held += len(waiting)
     table = _snapshot()
@@ -130,8 +128,7 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
     placements.sort(key=lambda pair: pair[0].pk)
     states.assign_many(placements)
-    for task, decision in unplaced:
-        states.note_waiting(task, WaitReason.UNSCHEDULABLE, decision.explain())
+    states.note_waiting_many((task, WaitReason.UNSCHEDULABLE, decision.explain()) for task, decision in unplaced)
     report.placed += len(placements)
     report.unschedulable += len(unplaced)
     report.conflicts += len(bounced)

@@ -81,11 +81,6 @@ def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, tmp_path):
     assert runs == [f"{final['attempt']} {final['node_name']}"], f"the work ran to the end {len(runs)} times: {runs}"
 
 
-@pytest.mark.xfail(not ON_POSTGRES, strict=True, reason="soak finding 3 (SQLite; PostgreSQL passes): a placement "
-                   "pass that places a task writes the new pending reason of every other task it could not place "
-                   "(an UPDATE and an event INSERT each, up to 1,000) in the same transaction, which on SQLite holds "
-                   "the database's one write lock: heartbeats wait, the node is lost again, every reason changes "
-                   "again, and it flaps while the queue is long")
 def test_a_long_pending_queue_does_not_make_the_node_flap(cluster):
     from nodes.models import Node
     from tasks.models import Task

@@ -348,3 +348,24 @@ def test_a_submit_waits_for_the_loop_when_others_are_queued_so_priority_holds():
     assert (fresh(newer).status, fresh(waiting).status) == (S.PENDING, S.PENDING)
     place_pending_tasks()
     assert (fresh(waiting).status, fresh(newer).status) == (S.ASSIGNED, S.PENDING)
+
+
+def test_a_pass_notes_a_long_queues_reasons_in_a_bounded_number_of_statements():
+    """Soak finding 3: a pass that places one task and cannot place the 300 behind it wrote each new
+    reason as its own UPDATE and INSERT inside the pass's transaction, which on SQLite holds the one
+    write lock for that long (heartbeats starved, a returning node flapped). Now one UPDATE per
+    distinct reason and one INSERT of the events, whatever the queue's length."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    waiting = [builders.task("sleep 60", cpu=1, mem=16) for _ in range(300)]
+    builders.node("only", cpu=1, mem=1024)
+    with CaptureQueriesContext(connection) as queries:
+        report = place_pending_tasks()
+    assert (report.placed, report.unschedulable) == (1, 299)
+    writes = [q["sql"] for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("UPDATE", "INSERT"))]
+    assert len(writes) < 12, f"{len(writes)} writes for one pass: {[w[:60] for w in writes[:20]]}"
+    still = Task.objects.filter(pk__in=[t.pk for t in waiting], status=S.PENDING)
+    assert still.count() == 299
+    assert {t.status_message for t in still} == {"0/1 nodes are available: 1 Insufficient cpu."}
+    assert TaskEvent.objects.filter(task__in=still, reason="Unschedulable").count() == 299
