@@ -27,6 +27,7 @@ import psutil
 from agent import procfs
 from agent.cpus import CpuPlan, confine_process, confine_sessions, spawn_on
 from agent.limits import WATCHDOG_INTERVAL, CgroupV2Memory, SessionWatchdog
+from agent.loops import LoopGuard, log_fatal
 from agent.spool import AttemptSpool
 
 log = logging.getLogger("agent.executor")
@@ -113,6 +114,7 @@ class Executor:
         on_spawn: Callable[[int], None] = lambda pgid: None,
         on_reaped: Callable[[int], None] = lambda pgid: None,
         cpu_plan: CpuPlan | None = None,
+        on_fatal: Callable[[str], None] = log_fatal,
     ) -> None:
         self.node_name = node_name
         self.cpu_plan = cpu_plan  # None: every task and the agent share all CPUs
@@ -131,6 +133,7 @@ class Executor:
         self._cpu_seconds: dict[tuple[int, int], float] = {}
         self.cpu_used = 0.0  # CPU seconds of tasks since the last `take_cpu_used` (for carved nodes)
         self.rss_bytes = 0
+        self._guard = LoopGuard("executor", on_fatal=on_fatal)
         self._thread = threading.Thread(target=self._loop, name="executor", daemon=True)
         self._thread.start()
 
@@ -228,17 +231,21 @@ class Executor:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            for key, _ in self._selector.select(self._next_timeout()):
-                kind, payload = key.data
-                if kind == "wake":
-                    try:
-                        while os.read(self._wake_r, 4096):
-                            pass
-                    except BlockingIOError:
+            if not self._guard.run(self._turn):
+                return
+
+    def _turn(self) -> None:
+        for key, _ in self._selector.select(self._next_timeout()):
+            kind, payload = key.data
+            if kind == "wake":
+                try:
+                    while os.read(self._wake_r, 4096):
                         pass
-                elif kind == "exit":
-                    self._exited(payload)
-            self._tick()
+                except BlockingIOError:
+                    pass
+            elif kind == "exit":
+                self._exited(payload)
+        self._tick()
 
     def _exited(self, running: RunningTask) -> None:
         with self._lock:

@@ -28,6 +28,7 @@ from agent.executor import Executor, RunningTask, TaskSpec, process_matches
 from agent.guardian import Guardian
 from agent.limits import memory_limiter
 from agent.link import Link
+from agent.loops import EXIT_REFUSED, EXIT_SOFTWARE, LoopGuard
 from agent.masters import Masters
 from agent.reconcile import GenerationGate, Key, key_of, reconcile
 from agent.spool import AttemptSpool, SpoolBudget, disk_usage, spooled_attempts
@@ -69,6 +70,7 @@ class Agent:
         self.lock = threading.RLock()
         self.stopping = threading.Event()
         self.closed = threading.Event()
+        self.exit_code = 0
         self.shipper_wake = threading.Event()
         self.budget = SpoolBudget(config.spool_max_bytes)
         self.spools: dict[Key, AttemptSpool] = {}
@@ -85,11 +87,11 @@ class Agent:
             node_name=config.name, limiter=self.limiter, kill_grace=5.0,
             on_output=lambda running: self.shipper_wake.set(), on_exit=self._on_exit,
             on_spawn=self.guardian.watch, on_reaped=self.guardian.forget,
-            cpu_plan=CpuPlan(available_cpus()) if config.exclusive_cpus else None,
+            cpu_plan=CpuPlan(available_cpus()) if config.exclusive_cpus else None, on_fatal=self._fatal,
         )
         self.usage = UsageMeter(carved=config.carved, cpu_millicores=config.cpu_millicores, mem_mib=config.mem_mib)
         self.link = Link(self.masters, token=lambda: self.identity.token if self.identity else None,
-                         on_frame=self._on_frame, on_connect=self._on_connect)
+                         on_frame=self._on_frame, on_connect=self._on_connect, on_fatal=self._fatal)
         self._shipper = threading.Thread(target=self._ship_loop, name="shipper", daemon=True)
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -105,18 +107,36 @@ class Agent:
         except FatalError as error:
             log.error("cannot join the cluster", extra={"error": str(error)})
             self._close()
-            return 2
+            return EXIT_REFUSED
         if self.stopping.is_set():
             self._close()
             return 0
         self.link.start()
         self._shipper.start()
+        guard = LoopGuard("heartbeat", on_fatal=self._fatal)
         while not self.stopping.is_set():
             started = time.monotonic()
-            self._heartbeat()
+            if not guard.run(self._beat):
+                break
             self.stopping.wait(max(0.0, self.heartbeat_interval - (time.monotonic() - started)))
         self._shutdown()
-        return 0
+        return self.exit_code
+
+    def _beat(self) -> None:
+        try:
+            self._heartbeat()
+        except FatalError as error:
+            # Registering again was refused (the join token rotated, the node forgotten): stop
+            # cleanly and say why; a supervisor restarting us would only be refused again.
+            log.error("cannot join the cluster again; stopping", extra={"error": str(error)})
+            self.exit_code = EXIT_REFUSED
+            self.stopping.set()
+
+    def _fatal(self, loop: str) -> None:
+        """A loop keeps failing: stop the agent (cleanly, as on SIGTERM) with a non-zero exit."""
+        if not self.exit_code:
+            self.exit_code = EXIT_SOFTWARE
+        self.stopping.set()
 
     def _recover_previous_life(self) -> None:
         """Kill what a previous life left running; report each attempt it had as lost (or exited,
@@ -468,19 +488,24 @@ class Agent:
     # -- shipping output and reports -----------------------------------------------------------
 
     def _ship_loop(self) -> None:
+        guard = LoopGuard("shipper", on_fatal=self._fatal)
         while not self.closed.is_set():
             self.shipper_wake.wait(0.5)
             self.shipper_wake.clear()
-            if not self.link.connected.is_set():
-                continue
-            # Reports first: a task's start reaches the master before its first output does.
-            reports = self._reports(for_heartbeat=False)
-            if reports and not self.link.send({"type": "report", "reports": reports}):
-                with self.lock:
-                    for ended in self.ended.values():
-                        ended.sent_at = None
-                continue
-            self._ship_logs()
+            if not guard.run(self._ship_once):
+                return
+
+    def _ship_once(self) -> None:
+        if not self.link.connected.is_set():
+            return
+        # Reports first: a task's start reaches the master before its first output does.
+        reports = self._reports(for_heartbeat=False)
+        if reports and not self.link.send({"type": "report", "reports": reports}):
+            with self.lock:
+                for ended in self.ended.values():
+                    ended.sent_at = None
+            return
+        self._ship_logs()
 
     def _ship_logs(self) -> None:
         with self.lock:

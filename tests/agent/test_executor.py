@@ -83,3 +83,48 @@ def test_a_timeout_kills_the_whole_group(tmp_path: Path) -> None:
         assert gone.is_set()
     finally:
         executor.stop()
+
+
+def test_an_unexpected_error_in_the_loop_is_survived_and_the_task_still_ends(tmp_path: Path, monkeypatch) -> None:
+    """One failing pass of the executor's loop (issue 14, defect 4) must not stop reaping: before
+    the guard, the thread died and the task never ended while heartbeats went on."""
+    done = threading.Event()
+    executor = make_executor(lambda running: done.set())
+    real_tick, failures, failed_twice = executor._tick, [], threading.Event()
+
+    def flaky_tick() -> None:
+        if len(failures) < 2:
+            failures.append(1)
+            if len(failures) == 2:
+                failed_twice.set()
+            raise RuntimeError("injected")
+        real_tick()
+
+    monkeypatch.setattr(executor, "_tick", flaky_tick)
+    try:
+        executor._wake()
+        assert failed_twice.wait(30)
+        spool = AttemptSpool(tmp_path / "spool", 3, 1, SpoolBudget(1 << 30))
+        (tmp_path / "work").mkdir()
+        executor.start(TaskSpec(task=3, attempt=1, command="echo hi"), spool=spool, workdir=tmp_path / "work")
+        assert done.wait(30)
+    finally:
+        executor.stop()
+
+
+def test_a_loop_that_keeps_failing_stops_the_agent(tmp_path: Path, monkeypatch) -> None:
+    fatal: list[str] = []
+    stopped = threading.Event()
+    executor = Executor(node_name="n1", limiter=SessionWatchdog(), kill_grace=1.0, on_output=lambda running: None,
+                        on_exit=lambda running: None, on_fatal=lambda loop: (fatal.append(loop), stopped.set()))
+
+    def broken_tick() -> None:
+        raise RuntimeError("always")
+
+    monkeypatch.setattr(executor, "_tick", broken_tick)
+    try:
+        executor._wake()
+        assert stopped.wait(30)
+        assert fatal == ["executor"]
+    finally:
+        executor.stop()
