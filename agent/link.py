@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import websocket
 
+from agent import protocol
 from agent.backoff import Backoff
 from agent.loops import LoopGuard, log_fatal
 from agent.masters import Masters
@@ -116,7 +117,7 @@ class Link:
                 text = ws.recv()
             except websocket.WebSocketTimeoutException:
                 quiet += 1
-                if quiet >= 2 or not self.send({"type": "sync"}):
+                if quiet >= 2 or not self.send(protocol.sync()):
                     log.warning("websocket silent; reconnecting")
                     return
                 continue
