@@ -40,7 +40,7 @@ describe('the fetch wrapper honours Retry-After', () => {
 
   it('does not repeat a write; the error says when to retry, and the next request waits until then', async () => {
     fetchMock.mockResolvedValueOnce(answer(503, BUSY, { 'Retry-After': '1' })).mockResolvedValueOnce(answer(200, {}))
-    const error = await request('POST', '/api/v1/tasks', { command: 'true' }).catch((e) => e)
+    const error = (await request('POST', '/api/v1/tasks', { command: 'true' }).catch((e: ApiError) => e)) as ApiError
     expect(error).toBeInstanceOf(ApiError)
     expect(error.status).toBe(503)
     expect(error.retryAfter).toBe(1000)
@@ -55,16 +55,16 @@ describe('the fetch wrapper honours Retry-After', () => {
 
   it('gives up on a GET after three retries and reports the 503', async () => {
     fetchMock.mockImplementation(async () => answer(503, BUSY, { 'Retry-After': '1' }))
-    const result = request('GET', '/api/v1/tasks').catch((e) => e)
+    const result = request('GET', '/api/v1/tasks').catch((e: ApiError) => e)
     await vi.advanceTimersByTimeAsync(5000)
-    const error = await result
+    const error = (await result) as ApiError
     expect(error.status).toBe(503)
     expect(fetchMock).toHaveBeenCalledTimes(4)
   })
 
   it('a 503 without Retry-After is an ordinary error, not retried', async () => {
     fetchMock.mockResolvedValueOnce(answer(503, { detail: 'down' }))
-    const error = await request('GET', '/api/v1/tasks').catch((e) => e)
+    const error = (await request('GET', '/api/v1/tasks').catch((e: ApiError) => e)) as ApiError
     expect(error.status).toBe(503)
     expect(error.retryAfter).toBeNull()
     expect(fetchMock).toHaveBeenCalledTimes(1)
