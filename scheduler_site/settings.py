@@ -55,7 +55,7 @@ SCHEDULER_LOG_MAX_BYTES_PER_TASK = env_int(
 # HTTP requests a master holds beyond the ones its threads serve; past that it answers 503 with
 # Retry-After at once (scheduler_site/http_handler.py).
 SCHEDULER_HTTP_MAX_QUEUED = env_int("SCHEDULER_HTTP_MAX_QUEUED", 64, minimum=0)
-# WebSocket handshakes a master works on at once; past that a socket is closed at once with 1013
+# WebSocket handshakes a master works on at once; past that a socket is closed at once with 4503
 # "try again later" (scheduler_site/ws_gate.py).
 SCHEDULER_WS_MAX_CONNECTING = env_int("SCHEDULER_WS_MAX_CONNECTING", 64, minimum=1)
 # When set, /metrics requires `Authorization: Bearer <token>`.

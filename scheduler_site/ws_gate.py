@@ -4,7 +4,8 @@ A handshake costs a few database calls (the token, the task, the permission) and
 subscription. A thousand at the same moment queued behind each other until daphne's handshake
 time-out (5 s) failed most of them with a 403 and nginx marked the masters down. Past
 `SCHEDULER_WS_MAX_CONNECTING` handshakes in progress, a new socket is accepted and closed at once
-with code 1013 ("try again later", RFC 6455 section 7.4 / IANA) and no work done: the client
+with code 4503 ("busy, try again later"; the standard 1013 is refused by daphne's autobahn, which
+lets an application close with 1000 or 3000-4999 only) and no work done: the client
 reconnects after its backoff (the dashboard's and the agents' sockets do) and the ones admitted
 complete in time. The agents' socket gets twice the room: its heartbeats keep nodes alive.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-TRY_AGAIN_LATER = 1013
+TRY_AGAIN_LATER = 4503  # as HTTP 503; the dashboard's sockets already use 4401 and 4404 the same way
 AGENT_PATH = "/ws/agent"
 
 

@@ -28,7 +28,7 @@ from bench.soak.cluster import SoakCluster
 from bench.soak.netns import AgentNetwork
 from bench.soak.services import Nginx, PrivatePostgres, PrivateRedis
 
-TRY_AGAIN_LATER = 1013  # the master's "busy" close code (scheduler_site/ws_gate.py)
+TRY_AGAIN_LATER = 4503  # the master's "busy" close code (scheduler_site/ws_gate.py)
 
 
 def _pct(values: list[float], pct: float) -> float | None:
@@ -133,7 +133,7 @@ class Subscribers:
         self.failed = Counter()
         self.frames = 0
         self.dropped = 0  # opened, then closed by the other side before the probe ended
-        self.refused = 0  # closed at once with 1013 "try again later" (each retried, as the dashboard does)
+        self.refused = 0  # closed at once with 4503 "busy, try again later" (each retried, as the dashboard does)
         self.opened_in = 0.0
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -141,7 +141,7 @@ class Subscribers:
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
 
     async def _one(self, index: int, gate: asyncio.Semaphore | None) -> None:
-        """One subscriber, as the dashboard's socket behaves: a close with 1013 (try again later)
+        """One subscriber, as the dashboard's socket behaves: a close with 4503 (busy, try again later)
         is a clean refusal, retried after a backoff with jitter (0.5 s doubling to 10 s)."""
         task = self.task_ids[index % len(self.task_ids)]
         refusals = 0
@@ -250,9 +250,9 @@ def probe(*, workdir: Path, pending: int, subscribers: int, flood: int = 2000, r
                 figures["subscribers_open"] = subs.open
                 figures["subscribers_failed"] = dict(subs.failed)
                 figures["subscribers_opened_in_s"] = round(subs.opened_in, 1)
-                figures["subscribers_refused_1013_retried"] = subs.refused
+                figures["subscribers_refused_4503_retried"] = subs.refused
                 log(f"overload: {subs.open} subscribers open in {subs.opened_in:.1f} s, failed {dict(subs.failed)}, "
-                    f"refused with 1013 and retried {subs.refused}")
+                    f"refused with 4503 and retried {subs.refused}")
                 figures["subscribed_healthz"] = healthz(api, 10)
                 figures["subscribed_submits_4_clients"] = submits(api, 300, threads=4, tag="subscribed")
                 log(f"overload: with subscribers {figures['subscribed_submits_4_clients']}")
