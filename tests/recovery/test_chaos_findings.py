@@ -22,9 +22,6 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="soak finding 1: a request whose client gave up while it waited on the "
-                   "database never returns its pooled connection; once the pool (SCHEDULER_DB_POOL_SIZE) is "
-                   "used up so, the master answers nothing that touches the database again, /healthz included")
 def test_master_still_answers_after_clients_abandon_slow_requests(transactional_db, tmp_path, operator):
     cluster = Cluster(tmp_path, user=operator)
     cluster.env["SCHEDULER_DB_POOL_SIZE"] = "2"
@@ -129,9 +126,6 @@ def _long_queue_without_flapping(cluster: Cluster) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="soak finding 4: when PostgreSQL restarts, the connections in a master's "
-                   "pool are dead and are handed out unchecked: requests answer 500 (not 503 with Retry-After) "
-                   "until each pooled connection has failed once")
 def test_requests_after_the_database_dropped_its_connections_are_not_500(cluster):
     import psutil
 
