@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -15,6 +16,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         if exc.field:
             body = {exc.field: [exc.message], **body}
         return Response(body, status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        # Django's own answer is an HTML page; an API client gets the API's shape.
+        return Response({"detail": f"The request body is too large ({exc}).", "code": "too_large"},
+                        status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [  # Django's own, declared sync-only: one thread hop per request (see the module)
+    "scheduler_site.middleware.RefuseMethods",
     "scheduler_site.middleware.Security",
     "scheduler_site.middleware.Session",
     "scheduler_site.middleware.Common",
