@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scheduler_site import idempotency
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
 from tasks import selectors, services
@@ -51,11 +52,20 @@ class TaskListView(APIView):
 
     @extend_schema(request=TaskSubmitSerializer, responses={201: TaskDetailSerializer})
     def post(self, request: Request) -> Response:
+        key = idempotency.read_key(request.headers)
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
-        task = services.submit_task(**submission.validated_data, submitter=request.user)
-        return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": f"/api/v1/tasks/{task.pk}"})
+
+        def submit() -> tuple[int, dict]:
+            task = services.submit_task(**submission.validated_data, submitter=request.user)
+            return status.HTTP_201_CREATED, TaskDetailSerializer(task).data
+
+        answer = idempotency.run_once(user=request.user, scope="POST /api/v1/tasks", key=key, body=request.data,
+                                      perform=submit)
+        headers = {"Location": f"/api/v1/tasks/{answer.body['id']}"}
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(answer.body, status=answer.status, headers=headers)
 
 
 class TaskDetailView(APIView):
