@@ -8,7 +8,7 @@ import re
 
 from rest_framework import serializers
 
-from scheduler_site.formats import MAX_CORES, NUMBER_TEXT, QuantityError, parse_cores
+from scheduler_site.formats import MAX_CORES, NUMBER_TEXT, QuantityError, millicores_to_cores, parse_cores
 from scheduler_site.statuses import TaskStatus, choices
 from tasks.presenters import event_summary, task_summary
 
@@ -75,12 +75,14 @@ class CoresField(serializers.Field):
         except QuantityError as error:
             raise serializers.ValidationError(error.message, code=error.code) from None
 
-    def to_representation(self, value):
-        return value
+    def to_representation(self, value: int) -> float | int:
+        return millicores_to_cores(value)  # millicores in, cores out (the schema's default too)
 
 
 class StringMapField(serializers.Field):
     """A JSON object of string keys to string values (env, node selector, labels)."""
+
+    max_entries = MAX_MAP_ENTRIES
 
     def __init__(self, *, key_pattern: re.Pattern, key_help: str, **kwargs) -> None:
         self.key_pattern = key_pattern
