@@ -89,29 +89,31 @@ def paginated(item: serializers.Serializer, name: str, *, cursor: bool = False) 
 ERROR = {
     "type": "object",
     "properties": {"detail": {"type": "string"}, "code": {"type": "string"}},
-    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"},
-                                       {"type": "object"}, {"type": "array"}]},
+    "additionalProperties": {"anyOf": [{"type": "array"}, {"type": "string"}, {"type": "object"}]},
     "description": "`detail` says what went wrong; a field at fault is a key holding its messages.",
 }
 WHY = {
     "400": "Bad input: the field at fault is named.",
     "401": "No credentials, or credentials not valid here.",
     "403": "Signed in but not allowed.",
-    "404": "No such object.",
+    "404": "No such object (or no such page of a list).",
     "405": "Method not allowed.",
     "409": "Conflicts with the object's state.",
     "415": "The body is not JSON.",
     "422": "The Idempotency-Key was used for a different request.",
+    "429": "Too many failed sign-ins: wait (Retry-After) and try again.",
 }
 # Besides 400/401/403 (and 404 on routes with an id), what each operation can answer.
 EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
+    ("get", "/api/v1/tasks/"): ("404",),
+    ("get", "/api/v1/nodes/"): ("404",),
     ("post", "/api/v1/tasks/"): ("415", "422"),
     ("post", "/api/v1/tasks/{id}/cancel/"): ("409",),
     ("post", "/api/v1/tasks/{id}/rerun/"): ("409",),
     ("post", "/api/v1/internal/register/"): ("409", "415"),
     ("post", "/api/v1/internal/nodes/{id}/heartbeat/"): ("415",),
-    ("post", "/api/v1/auth/token/"): ("415",),
-    ("post", "/api/v1/auth/login/"): ("415",),
+    ("post", "/api/v1/auth/token/"): ("415", "429"),
+    ("post", "/api/v1/auth/login/"): ("415", "429"),
 }
 
 

@@ -16,6 +16,19 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def get_page_size(self, request) -> int:
+        """`?page_size=`: a whole number from 1 (more than the largest page means the largest page);
+        anything else is a 400 naming it (DRF would quietly use the default)."""
+        from scheduler_site.exceptions import DomainError
+
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and raw.strip("0")):
+            raise DomainError(f"Must be a whole number from 1 to {self.max_page_size}.", field="page_size")
+        wanted = parse_int(raw, minimum=1, maximum=self.max_page_size) if len(raw) <= 6 else None
+        return wanted or self.max_page_size
+
     def paginate_queryset(self, queryset, request, view=None):
         page_size = self.get_page_size(request)
         if not page_size or request.query_params.get(self.page_query_param, "1") != "1":
