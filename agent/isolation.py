@@ -9,7 +9,8 @@ naming the agent's own user), tasks run as the agent's user and can read all of 
 says so at start (one WARNING).
 
 Working directories live outside the state dir, under a work root (`--work-dir`; default: a
-directory made once under WORK_BASE and recorded in the state dir). The root is the agent's, mode
+directory made once under WORK_BASE, or WORK_BASE-<uid> for an agent not run as root, and recorded
+in the state dir). The root is the agent's, mode
 0711: a task can enter its own directory but cannot list the others; each attempt's directory is
 `<task>-<attempt>-<random>`, mode 0700, owned by the task user, so another task can neither find
 nor open it.
@@ -119,8 +120,11 @@ class WorkRoot:
     def __init__(self, root: Path, user: TaskUser | None) -> None:
         self.root = Path(root)
         self.user = user
-        _safe_dir(self.root, 0o711)
-        os.chmod(self.root, 0o711)
+        try:
+            _safe_dir(self.root, 0o711)
+            os.chmod(self.root, 0o711)
+        except OSError as error:
+            raise IsolationError(f"--work-dir {self.root}: {error.strerror}") from None
 
     @classmethod
     def for_state_dir(cls, state_root: Path, requested: str | None, user: TaskUser | None) -> WorkRoot:
@@ -134,8 +138,12 @@ class WorkRoot:
             recorded = ""
         if recorded and Path(recorded).is_dir():
             return cls(Path(recorded), user)
-        _safe_dir(WORK_BASE, 0o755)
-        made = Path(tempfile.mkdtemp(prefix=f"{Path(state_root).name}-", dir=WORK_BASE))
+        base = WORK_BASE if running_as_root() else WORK_BASE.with_name(f"{WORK_BASE.name}-{os.geteuid()}")
+        try:
+            _safe_dir(base, 0o755)
+            made = Path(tempfile.mkdtemp(prefix=f"{Path(state_root).name}-", dir=base))
+        except OSError as error:
+            raise IsolationError(f"cannot make a work root under {base}: {error.strerror} (pass --work-dir)") from None
         record.write_text(f"{made}\n")
         return cls(made, user)
 
