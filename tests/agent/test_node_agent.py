@@ -4,6 +4,7 @@ heartbeats go on while nothing is shipped or reaped."""
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
@@ -14,6 +15,15 @@ from agent.loops import EXIT_SOFTWARE
 from agent.node_agent import NodeAgent
 
 pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(autouse=True)
+def keep_signal_handlers():
+    """`NodeAgent.run` installs SIGTERM/SIGINT handlers in this (pytest's) process: put them back."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
 
 
 def test_a_loop_that_keeps_failing_stops_the_agent_with_exit_code_70(tmp_path, monkeypatch) -> None:
