@@ -49,3 +49,15 @@ class WaitReason(StrEnum):
 
 
 WAIT_REASONS = tuple(WaitReason)
+
+
+class Dependency(StrEnum):
+    """When a task's dependencies count as met (Slurm's names): every one SUCCEEDED (afterok), every
+    one finished whatever its end (afterany), every one FAILED or CANCELLED (afternotok)."""
+
+    AFTEROK = "afterok"
+    AFTERANY = "afterany"
+    AFTERNOTOK = "afternotok"
+
+
+DEPENDENCIES = tuple(Dependency)

@@ -12,6 +12,7 @@ class TasksConfig(AppConfig):
         from nodes import hooks
         from scheduler_site import metrics
         from tasks import cluster_metrics, recovery
+        from tasks.batch import holds as batch_holds
         from tasks.placement.trigger import request_placement
         from tasks.presenters import active_task_summaries
 
@@ -19,3 +20,4 @@ class TasksConfig(AppConfig):
         hooks.active_tasks.register(active_task_summaries)
         hooks.releasing_node.register(recovery.release_node)
         metrics.add_collector(cluster_metrics.ClusterCollector)
+        batch_holds.register()  # Dependency, Backoff, Throttle

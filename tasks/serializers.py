@@ -20,6 +20,9 @@ MAX_MEM_MIB = 16 * 1024 * 1024  # 16 TiB
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 MAX_ATTEMPTS = 100
 PRIORITY_RANGE = (-1000, 1000)
+MAX_RETRIES = 100
+MAX_BACKOFF_SECONDS = 7 * 24 * 3600
+MAX_EXIT_CODES = 256
 MAX_MAP_ENTRIES = 128
 MAX_MAP_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -65,6 +68,15 @@ class StrictFloatField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("invalid")
         return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer and only an integer: booleans, floats and strings are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class CoresField(serializers.Field):
@@ -162,6 +174,19 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", required=False, default=dict)
     node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
 
+    # --- batch workloads (issue 16) ---
+    retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_RETRIES,
+                                       help_text="Extra attempts after the command fails (non-zero exit, "
+                                                 "Timeout, OOMKilled).")
+    retry_backoff = StrictFloatField(required=False, default=10, min_value=0, max_value=MAX_BACKOFF_SECONDS,
+                                     help_text="Seconds before the first retry; doubles each retry.")
+    retry_backoff_max = StrictFloatField(required=False, default=600, min_value=0, max_value=MAX_BACKOFF_SECONDS,
+                                         help_text="Seconds: the longest wait before a retry.")
+    retry_on_exit_codes = serializers.ListField(
+        child=StrictIntegerField(min_value=-(2**31), max_value=2**31 - 1), required=False, default=None,
+        allow_null=True, max_length=MAX_EXIT_CODES, help_text="Only these exit codes retry (default: any).")
+    # --- end batch workloads ---
+
     def validate_command(self, value: str) -> str:
         _no_nul(value, "The command")
         if not value.strip():
@@ -209,6 +234,14 @@ class TaskSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
     rerun_of = serializers.IntegerField(allow_null=True, help_text="the task this one reruns")
+    # batch workloads (issue 16)
+    retries = serializers.IntegerField()
+    retries_used = serializers.IntegerField()
+    retry_backoff = serializers.FloatField()
+    retry_backoff_max = serializers.FloatField()
+    retry_on_exit_codes = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    lost_attempts = serializers.IntegerField(help_text="attempts lost to infrastructure (bounded by max_attempts)")
+    not_before = serializers.DateTimeField(allow_null=True, help_text="while a retry waits: not before this")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)

@@ -79,15 +79,17 @@ def transition(
     message: str = "",
     exit_code: int | None = None,
     at: datetime | None = None,
+    also_save: Sequence[str] = (),
 ) -> TaskEvent:
-    """Move one locked task to `target` (not ASSIGNED: placement uses `assign_many`)."""
+    """Move one locked task to `target` (not ASSIGNED: placement uses `assign_many`). `also_save`
+    names fields the caller changed on the task to write with it (a requeue's counters)."""
     if target == S.ASSIGNED:
         raise InvalidTransition("Use assign_many() to place tasks.")
     previous = task.status
     check_transition(previous, target)
     now = at or timezone.now()
     node_id = task.node_id
-    fields = list(_STATUS_FIELDS)
+    fields = [*_STATUS_FIELDS, *also_save]
     if previous in ACTIVE_STATUSES and target not in ACTIVE_STATUSES:
         accounting.release(task)
     task.status, task.status_reason, task.status_message = target, reason, message

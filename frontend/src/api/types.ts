@@ -37,6 +37,17 @@ export interface Task {
   updated_at?: string | null
   /** the task this one reruns (same spec) */
   rerun_of?: number | null
+  // --- batch workloads (issue 16) ---
+  /** extra attempts after the command fails, and how many are spent */
+  retries?: number
+  retries_used?: number
+  retry_backoff?: number
+  retry_backoff_max?: number
+  retry_on_exit_codes?: number[] | null
+  /** attempts lost to infrastructure (bounded by max_attempts) */
+  lost_attempts?: number
+  /** while a retry waits: not before this time */
+  not_before?: string | null
 }
 
 export interface TaskEvent {
@@ -200,4 +211,8 @@ export interface SubmitRequest {
   timeout?: number
   env?: Record<string, string>
   node_selector?: Record<string, string>
+  // --- batch workloads (issue 16) ---
+  retries?: number
+  retry_backoff?: number
+  retry_on_exit_codes?: number[]
 }
