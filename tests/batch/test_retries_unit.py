@@ -75,7 +75,8 @@ def test_a_retry_spends_one_retry_waits_its_backoff_and_says_why(running):
     assert (after.retries_used, after.lost_attempts) == (1, 0)
     wait = (after.not_before - before).total_seconds()
     assert 18 <= wait <= 20.5
-    assert after.status_message.startswith("Retrying in ") and "after exit code 3 (retry 1 of 3)" in after.status_message
+    assert after.status_message.startswith("Retrying in ")
+    assert after.status_message.endswith(" s after exit code 3 (retry 1 of 3).")
     assert holds.backoff([after]) == {after.pk: after.status_message}  # the hold keeps it, same text
 
 
