@@ -49,6 +49,9 @@ def batch_summary(task: Task) -> dict:
         "retry_on_exit_codes": task.retry_on_exit_codes,
         "lost_attempts": task.lost_attempts,
         "not_before": iso(task.not_before) if waiting else None,
+        "dependency": task.dependency,
+        "array_id": task.array_id,
+        "array_index": task.array_index,
     }
 
 

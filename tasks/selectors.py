@@ -67,7 +67,8 @@ def get_task(task_id: str | int, *, with_events: bool = False) -> Task:
         raise NotFound(f"Task {task_id!r} not found.")
     query = Task.objects.select_related("submitter")
     if with_events:
-        query = query.prefetch_related(Prefetch("events", queryset=TaskEvent.objects.order_by("id")))
+        query = query.prefetch_related(Prefetch("events", queryset=TaskEvent.objects.order_by("id")),
+                                       "depends_on", "dependents")
     task = query.filter(pk=pk).first()
     if task is None:
         raise NotFound(f"Task {task_id} not found.")

@@ -10,7 +10,9 @@ from decimal import Decimal, InvalidOperation
 from rest_framework import serializers
 
 from scheduler_site.formats import cores_to_millicores
-from scheduler_site.statuses import TaskStatus, choices
+from scheduler_site.statuses import DEPENDENCIES, Dependency, TaskStatus, choices
+from tasks.batch import dependencies
+from tasks.batch.dependencies import MAX_DEPENDENCIES
 from tasks.presenters import event_summary, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -185,6 +187,12 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     retry_on_exit_codes = serializers.ListField(
         child=StrictIntegerField(min_value=-(2**31), max_value=2**31 - 1), required=False, default=None,
         allow_null=True, max_length=MAX_EXIT_CODES, help_text="Only these exit codes retry (default: any).")
+    depends_on = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list,
+        max_length=MAX_DEPENDENCIES, help_text="Ids of existing tasks this one waits for.")
+    dependency = serializers.ChoiceField(choices=DEPENDENCIES, required=False, default=Dependency.AFTEROK,
+                                         help_text="afterok (every dependency SUCCEEDED), afterany (every one "
+                                                   "finished) or afternotok (every one FAILED or CANCELLED).")
     # --- end batch workloads ---
 
     def validate_command(self, value: str) -> str:
@@ -242,6 +250,7 @@ class TaskSerializer(serializers.Serializer):
     retry_on_exit_codes = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
     lost_attempts = serializers.IntegerField(help_text="attempts lost to infrastructure (bounded by max_attempts)")
     not_before = serializers.DateTimeField(allow_null=True, help_text="while a retry waits: not before this")
+    dependency = serializers.CharField()
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)
@@ -271,9 +280,12 @@ class TaskDetailSerializer(TaskSerializer):
     log_bytes = serializers.IntegerField()
     log_bytes_dropped = serializers.IntegerField()
     events = TaskEventSerializer(many=True)
+    depends_on = serializers.ListField(child=serializers.IntegerField())
+    dependents = serializers.ListField(child=serializers.IntegerField())
 
     def to_representation(self, instance) -> dict:
         data = task_summary(instance)
+        data.update(dependencies.summary(instance))
         data.update(
             env=instance.env,
             node_selector=instance.node_selector,

@@ -4,12 +4,14 @@ all come through here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.db import transaction
 
 from scheduler_site.exceptions import InvalidTransition, NotFound
+from scheduler_site.statuses import Dependency
 from tasks import recovery, states
+from tasks.batch import dependencies
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskStatus
 from tasks.placement.reservation import place_submitted
 from tasks.placement.trigger import request_placement
@@ -36,15 +38,21 @@ def submit_task(
     retry_backoff: float = 10.0,
     retry_backoff_max: float = 600.0,
     retry_on_exit_codes: list[int] | None = None,
+    depends_on: Sequence[int] = (),
+    dependency: str = Dependency.AFTEROK,
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
-    otherwise the placement loop runs right after commit."""
+    otherwise the placement loop runs right after commit. `depends_on`: ids of existing tasks
+    (`tasks.batch.dependencies`; a DomainError on `depends_on` when one is unknown)."""
+    dependency_ids = dependencies.check_submitted(depends_on, dependency) if depends_on else []
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
         rerun_of=rerun_of, retries=retries, retry_backoff=retry_backoff, retry_backoff_max=retry_backoff_max,
-        retry_on_exit_codes=retry_on_exit_codes,
+        retry_on_exit_codes=retry_on_exit_codes, dependency=dependency,
     )
+    if dependency_ids:
+        dependencies.link((task.pk, dep) for dep in dependency_ids)
     states.record_submitted(task)
     if not place_submitted(task):
         request_placement()

@@ -13,7 +13,7 @@ task row locked (`select_for_update`) inside `transaction.atomic()`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection
@@ -37,6 +37,15 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 _STATUS_FIELDS = ["status", "status_reason", "status_message", "updated_at"]
+
+# Called with a task that just reached a terminal status, inside the same transaction (dependencies
+# settle their dependents: `tasks.batch.dependencies.settle`, registered by `tasks.apps`).
+_finished_hooks: list[Callable[[Task], None]] = []
+
+
+def on_finished(hook: Callable[[Task], None]) -> None:
+    if hook not in _finished_hooks:
+        _finished_hooks.append(hook)
 
 
 def can_transition(current: str, target: str) -> bool:
@@ -107,6 +116,9 @@ def transition(
         task.exit_code = exit_code
         fields.append("exit_code")
     event = _event(task, previous=previous, reason=reason, message=message)
+    if target in TERMINAL_STATUSES and task.not_before is not None:
+        task.not_before = None  # no retry will come
+        fields.append("not_before")
     if target == S.PENDING:
         # Back in the queue for its next attempt; the node it left is in the event.
         task.node = None
@@ -118,6 +130,9 @@ def transition(
     event.save()
     task_updates.tasks_changed([task], events=[event],
                          nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
+    if target in TERMINAL_STATUSES:
+        for hook in _finished_hooks:
+            hook(task)
     return event
 
 
