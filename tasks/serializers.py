@@ -11,7 +11,9 @@ from rest_framework import serializers
 
 from scheduler_site.formats import cores_to_millicores
 from scheduler_site.statuses import DEPENDENCIES, Dependency, TaskStatus, choices
-from tasks.batch import dependencies
+from tasks.batch import array_spec, dependencies
+from tasks.batch.array_spec import MAX_ELEMENTS, MAX_SPEC_LENGTH, ArraySpec
+from tasks.batch.arrays import summary as arrays_summary
 from tasks.batch.dependencies import MAX_DEPENDENCIES
 from tasks.presenters import event_summary, task_summary
 
@@ -193,6 +195,15 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     dependency = serializers.ChoiceField(choices=DEPENDENCIES, required=False, default=Dependency.AFTEROK,
                                          help_text="afterok (every dependency SUCCEEDED), afterany (every one "
                                                    "finished) or afternotok (every one FAILED or CANCELLED).")
+    array = StrictStringField(required=False, allow_blank=False, max_length=MAX_SPEC_LENGTH,
+                              help_text='Slurm syntax: "0-99", "0-99:2", "1,3,7", with "%N" for at most N '
+                                        f"running at once; at most {MAX_ELEMENTS} elements. One task per index.")
+
+    def validate_array(self, value: str) -> ArraySpec:
+        try:
+            return array_spec.parse(value)
+        except array_spec.ArraySpecError as error:
+            raise serializers.ValidationError(str(error)) from None
     # --- end batch workloads ---
 
     def validate_command(self, value: str) -> str:
@@ -251,6 +262,8 @@ class TaskSerializer(serializers.Serializer):
     lost_attempts = serializers.IntegerField(help_text="attempts lost to infrastructure (bounded by max_attempts)")
     not_before = serializers.DateTimeField(allow_null=True, help_text="while a retry waits: not before this")
     dependency = serializers.CharField()
+    array_id = serializers.IntegerField(allow_null=True)
+    array_index = serializers.IntegerField(allow_null=True)
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)
@@ -295,3 +308,20 @@ class TaskDetailSerializer(TaskSerializer):
             events=[event_summary(event) for event in instance.events.all()],
         )
         return data
+
+
+# --- batch workloads (issue 16): arrays ---
+
+
+class TaskArraySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    spec = serializers.CharField()
+    size = serializers.IntegerField()
+    throttle = serializers.IntegerField(allow_null=True, help_text="at most this many ASSIGNED or RUNNING")
+    name = serializers.CharField()
+    submitter = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="elements per status")
+
+    def to_representation(self, instance) -> dict:
+        return arrays_summary(instance)

@@ -11,8 +11,9 @@ from django.db import transaction
 from scheduler_site.exceptions import InvalidTransition, NotFound
 from scheduler_site.statuses import Dependency
 from tasks import recovery, states
-from tasks.batch import dependencies
-from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskStatus
+from tasks.batch import arrays, dependencies
+from tasks.batch.array_spec import ArraySpec
+from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskArray, TaskStatus
 from tasks.placement.reservation import place_submitted
 from tasks.placement.trigger import request_placement
 
@@ -57,6 +58,16 @@ def submit_task(
     if not place_submitted(task):
         request_placement()
     return task
+
+
+def submit(*, submitter=None, array: ArraySpec | None = None, array_text: str = "",
+           **fields) -> Task | tuple[TaskArray, list[Task]]:
+    """A submission as the API validated it: one task, or an array of them (`array`)."""
+    if array is None:
+        return submit_task(**fields, submitter=submitter)
+    depends_on = fields.pop("depends_on", ())
+    return arrays.submit_array(spec=array, text=array_text, fields=fields, depends_on=depends_on,
+                               submitter=submitter)
 
 
 def _lock(task_id: int) -> Task:

@@ -38,12 +38,12 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 _STATUS_FIELDS = ["status", "status_reason", "status_message", "updated_at"]
 
-# Called with a task that just reached a terminal status, inside the same transaction (dependencies
+# Called with tasks that just reached a terminal status, inside the same transaction (dependencies
 # settle their dependents: `tasks.batch.dependencies.settle`, registered by `tasks.apps`).
-_finished_hooks: list[Callable[[Task], None]] = []
+_finished_hooks: list[Callable[[Sequence[Task]], None]] = []
 
 
-def on_finished(hook: Callable[[Task], None]) -> None:
+def on_finished(hook: Callable[[Sequence[Task]], None]) -> None:
     if hook not in _finished_hooks:
         _finished_hooks.append(hook)
 
@@ -74,10 +74,45 @@ def _event(task: Task, *, previous: str, reason: str, message: str, node: Node |
 
 def record_submitted(task: Task) -> TaskEvent:
     """The first event of a task just inserted as PENDING."""
-    event = _event(task, previous="", reason="Submitted", message="Waiting for placement.")
-    event.save()
-    task_updates.tasks_changed([task], events=[event])
-    return event
+    return record_submitted_many([task])[0]
+
+
+def record_submitted_many(tasks: Sequence[Task]) -> list[TaskEvent]:
+    """The first events of tasks just inserted as PENDING: one INSERT per thousand (an array)."""
+    events = [_event(task, previous="", reason="Submitted", message="Waiting for placement.") for task in tasks]
+    if len(events) == 1:
+        events[0].save()
+    else:
+        events = TaskEvent.objects.bulk_create(events, batch_size=1000)
+    task_updates.tasks_changed(tasks, events=events)
+    return events
+
+
+def cancel_pending_many(tasks: Sequence[Task], *, reason: str, message: str) -> list[TaskEvent]:
+    """PENDING -> CANCELLED for many locked tasks at once (an array's cancel): one UPDATE and one
+    INSERT of events per thousand, then the finished hooks once for all. Active tasks go through
+    `transition` (their reservation and their agent)."""
+    tasks = [task for task in tasks if task.status == S.PENDING]
+    if not tasks:
+        return []
+    now = timezone.now()
+    for start in range(0, len(tasks), 1000):
+        chunk = tasks[start:start + 1000]
+        updated = Task.objects.filter(pk__in=[task.pk for task in chunk], status=S.PENDING).update(
+            status=S.CANCELLED, status_reason=reason, status_message=message, finished_at=now, updated_at=now,
+            not_before=None)
+        if updated != len(chunk):
+            raise InvalidTransition(f"{len(chunk) - updated} of {len(chunk)} tasks were not PENDING any more; "
+                                    "none cancelled.")
+    for task in tasks:
+        task.status, task.status_reason, task.status_message = S.CANCELLED, reason, message
+        task.finished_at = task.updated_at = now
+        task.not_before = None
+    events = TaskEvent.objects.bulk_create(
+        [_event(task, previous=S.PENDING, reason=reason, message=message) for task in tasks], batch_size=1000)
+    task_updates.tasks_changed(tasks, events=events)
+    _finished(tasks)
+    return events
 
 
 def transition(
@@ -131,9 +166,13 @@ def transition(
     task_updates.tasks_changed([task], events=[event],
                          nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
     if target in TERMINAL_STATUSES:
-        for hook in _finished_hooks:
-            hook(task)
+        _finished([task])
     return event
+
+
+def _finished(tasks: Sequence[Task]) -> None:
+    for hook in _finished_hooks:
+        hook(tasks)
 
 
 def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None = None) -> list[TaskEvent]:

@@ -11,7 +11,10 @@ from rest_framework.views import APIView
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
 from tasks import selectors, services
-from tasks.serializers import TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
+from tasks.batch import arrays
+from tasks.models import Task, TaskArray
+from tasks.presenters import task_summary
+from tasks.serializers import TaskArraySerializer, TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
 
 
 def _actor(request: Request) -> str:
@@ -31,6 +34,7 @@ class TaskListView(APIView):
             OpenApiParameter("node", str, description="node id or name"),
             OpenApiParameter("owner", str, description="username of the submitter"),
             OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
+            OpenApiParameter("array", int, description="the elements of this array"),
             OpenApiParameter("cursor", str, description="cursor pagination: empty for the first page, then "
                                                         "next_cursor (no count); without it, ?page="),
             OpenApiParameter("page", int), OpenApiParameter("page_size", int),
@@ -40,7 +44,7 @@ class TaskListView(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"),
-                                     owner=params.get("owner"), q=params.get("q"))
+                                     owner=params.get("owner"), q=params.get("q"), array=params.get("array"))
         if KeysetPagination.wanted(request):
             keyset = KeysetPagination(request)
             rows, next_cursor = keyset.page(tasks)
@@ -53,9 +57,15 @@ class TaskListView(APIView):
     def post(self, request: Request) -> Response:
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
-        task = services.submit_task(**submission.validated_data, submitter=request.user)
-        return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": f"/api/v1/tasks/{task.pk}"})
+        fields = dict(submission.validated_data)
+        if "array" in fields:
+            fields["array_text"] = request.data["array"]
+        created = services.submit(**fields, submitter=request.user)
+        if isinstance(created, Task):
+            return Response(TaskDetailSerializer(created).data, status=status.HTTP_201_CREATED,
+                            headers={"Location": f"/api/v1/tasks/{created.pk}"})
+        return Response(array_created(*created), status=status.HTTP_201_CREATED,
+                        headers={"Location": f"/api/v1/arrays/{created[0].pk}"})
 
 
 class TaskDetailView(APIView):
@@ -85,3 +95,30 @@ class TaskCancelView(APIView):
         task = selectors.get_task(pk)
         services.cancel_task(task_id=task.pk, by=_actor(request))
         return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data)
+
+
+# --- batch workloads (issue 16): arrays ---
+
+
+def array_created(array: TaskArray, tasks: list[Task]) -> dict:
+    """The answer to an array's submission: the array and its elements (the list's shape each)."""
+    return {"array": {"id": array.pk, "size": array.size, "throttle": array.throttle},
+            "tasks": [task_summary(task) for task in tasks]}
+
+
+class ArrayDetailView(APIView):
+    permission_classes = [IsUser]
+
+    @extend_schema(responses=TaskArraySerializer)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(TaskArraySerializer(arrays.get_array(pk)).data)
+
+
+class ArrayCancelView(APIView):
+    permission_classes = [requires("tasks.change_task")]
+
+    @extend_schema(request=None, responses=TaskArraySerializer)
+    def post(self, request: Request, pk: str) -> Response:
+        array = arrays.get_array(pk)
+        arrays.cancel_array(array_id=array.pk, by=_actor(request))
+        return Response(TaskArraySerializer(arrays.get_array(array.pk)).data)

@@ -118,16 +118,16 @@ def _cancel(task: Task, message: str) -> None:
 _settling: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("dependency_settling", default=None)
 
 
-def settle(finished: Task) -> None:
-    """`finished` just reached a terminal status (a hook of `tasks.states.transition`, same
-    transaction): cancel its PENDING dependents whose condition can never hold now, and theirs in
-    turn (breadth first, not recursively: a long chain must not exhaust the stack); ask for a
+def settle(finished: Sequence[Task]) -> None:
+    """`finished` just reached a terminal status (a hook of `tasks.states`, same transaction):
+    cancel their PENDING dependents whose condition can never hold now, and theirs in turn
+    (breadth first, not recursively: a long chain must not exhaust the stack); ask for a
     placement pass when some became ready."""
     queue = _settling.get()
     if queue is not None:  # a cancel of the cascade: the outer call walks on
-        queue.append(finished.pk)
+        queue.extend(task.pk for task in finished)
         return
-    queue = [finished.pk]
+    queue = [task.pk for task in finished]
     token = _settling.set(queue)
     try:
         ready = False

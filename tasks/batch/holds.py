@@ -16,7 +16,7 @@ from django.utils import timezone
 from scheduler_site.formats import iso
 from scheduler_site.statuses import WaitReason
 from tasks.models import Task
-from tasks.placement import holds
+from tasks.placement import holds, queue
 
 
 def backoff(tasks: Sequence[Task]) -> dict[int, str]:
@@ -45,3 +45,4 @@ def register() -> None:
         holds.register(WaitReason.BACKOFF, backoff),
         holds.register(WaitReason.THROTTLE, arrays.throttled),
     ])
+    queue.SKIP.append(arrays.beyond_free_slots)
