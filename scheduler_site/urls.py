@@ -33,6 +33,7 @@ urlpatterns = [
     api("auth/logout", auth_views.LogoutView, "auth-logout"),
     api("auth/me", auth_views.MeView, "auth-me"),
     api("tasks", task_views.TaskListView, "task-list"),
+    api("tasks/plan", task_views.TaskPlanView, "task-plan"),
     api(rf"tasks/{ID}", task_views.TaskDetailView, "task-detail"),
     api(rf"tasks/{ID}/cancel", task_views.TaskCancelView, "task-cancel"),
     api(rf"tasks/{ID}/rerun", task_views.TaskRerunView, "task-rerun"),

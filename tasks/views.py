@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
 from tasks import selectors, services
-from tasks.batch import arrays
+from tasks.batch import arrays, plan
 from tasks.models import Task, TaskArray
 from tasks.presenters import task_summary
 from tasks.serializers import TaskArraySerializer, TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
@@ -122,3 +122,18 @@ class ArrayCancelView(APIView):
         array = arrays.get_array(pk)
         arrays.cancel_array(array_id=array.pk, by=_actor(request))
         return Response(TaskArraySerializer(arrays.get_array(array.pk)).data)
+
+
+class TaskPlanView(APIView):
+    """The dry run: where this task would go now and why not elsewhere; nothing is written."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(request=TaskSubmitSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        submission = TaskSubmitSerializer(data=request.data)
+        submission.is_valid(raise_exception=True)
+        fields = dict(submission.validated_data)
+        depends_on = fields.pop("depends_on", [])
+        fields.pop("array", None)
+        return Response(plan.plan(fields=fields, depends_on=depends_on))
