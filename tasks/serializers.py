@@ -325,3 +325,48 @@ class TaskArraySerializer(serializers.Serializer):
 
     def to_representation(self, instance) -> dict:
         return arrays_summary(instance)
+
+
+class LocalReferenceField(serializers.Field):
+    """In a request of several tasks: an existing task's id, or the local `name` of another."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data and len(data) <= MAX_NAME_LENGTH and "\x00" not in data:
+            return data
+        if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= 2**63 - 1:
+            return data
+        raise serializers.ValidationError("Must be a task id or the name of another task in this request.")
+
+    def to_representation(self, value):
+        return value
+
+
+class SubmissionItemSerializer(TaskSubmitSerializer):
+    """One item of a request of several (a JSON list): depends_on may name other items."""
+
+    depends_on = serializers.ListField(child=LocalReferenceField(), required=False, default=list,
+                                       max_length=MAX_DEPENDENCIES)
+
+
+def validate_items(data: list) -> list[dict]:
+    """Validate every item of a list submission; errors are keyed `[i].field`."""
+    from tasks.batch.submissions import MAX_ITEMS
+
+    if not data:
+        raise serializers.ValidationError({"non_field_errors": ["An empty list: nothing to submit."]})
+    if len(data) > MAX_ITEMS:
+        raise serializers.ValidationError({"non_field_errors": [f"At most {MAX_ITEMS} tasks in one request."]})
+    items, errors = [], {}
+    for i, raw in enumerate(data):
+        item = SubmissionItemSerializer(data=raw)
+        if item.is_valid():
+            fields = dict(item.validated_data)
+            if "array" in fields:
+                fields["array_text"] = raw["array"]
+            items.append(fields)
+        else:
+            for field, messages in item.errors.items():
+                errors[f"[{i}].{field}"] = messages
+    if errors:
+        raise serializers.ValidationError(errors)
+    return items

@@ -11,7 +11,7 @@ from django.db import transaction
 from scheduler_site.exceptions import InvalidTransition, NotFound
 from scheduler_site.statuses import Dependency
 from tasks import recovery, states
-from tasks.batch import arrays, dependencies
+from tasks.batch import arrays, dependencies, submissions
 from tasks.batch.array_spec import ArraySpec
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskArray, TaskStatus
 from tasks.placement.reservation import place_submitted
@@ -68,6 +68,12 @@ def submit(*, submitter=None, array: ArraySpec | None = None, array_text: str = 
     depends_on = fields.pop("depends_on", ())
     return arrays.submit_array(spec=array, text=array_text, fields=fields, depends_on=depends_on,
                                submitter=submitter)
+
+
+def submit_many(items, *, submitter=None) -> list[Task | tuple[TaskArray, list[Task]]]:
+    """Several submissions in one transaction, local names in depends_on resolved
+    (`tasks.batch.submissions`)."""
+    return submissions.submit_many(items, submit=submit, submitter=submitter)
 
 
 def _lock(task_id: int) -> Task:

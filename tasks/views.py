@@ -14,7 +14,13 @@ from tasks import selectors, services
 from tasks.batch import arrays, plan
 from tasks.models import Task, TaskArray
 from tasks.presenters import task_summary
-from tasks.serializers import TaskArraySerializer, TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
+from tasks.serializers import (
+    TaskArraySerializer,
+    TaskDetailSerializer,
+    TaskSerializer,
+    TaskSubmitSerializer,
+    validate_items,
+)
 
 
 def _actor(request: Request) -> str:
@@ -55,6 +61,10 @@ class TaskListView(APIView):
 
     @extend_schema(request=TaskSubmitSerializer, responses={201: TaskDetailSerializer})
     def post(self, request: Request) -> Response:
+        if isinstance(request.data, list):  # several at once (spec files): one transaction
+            items = validate_items(request.data)
+            created = services.submit_many(items, submitter=request.user)
+            return Response({"results": [created_body(one) for one in created]}, status=status.HTTP_201_CREATED)
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
         fields = dict(submission.validated_data)
@@ -100,6 +110,10 @@ class TaskCancelView(APIView):
 # --- batch workloads (issue 16): arrays ---
 
 
+def created_body(created: Task | tuple[TaskArray, list[Task]]) -> dict:
+    return TaskDetailSerializer(created).data if isinstance(created, Task) else array_created(*created)
+
+
 def array_created(array: TaskArray, tasks: list[Task]) -> dict:
     """The answer to an array's submission: the array and its elements (the list's shape each)."""
     return {"array": {"id": array.pk, "size": array.size, "throttle": array.throttle},
@@ -131,6 +145,10 @@ class TaskPlanView(APIView):
 
     @extend_schema(request=TaskSubmitSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
+        if isinstance(request.data, list):  # several at once (spec files): one transaction
+            items = validate_items(request.data)
+            created = services.submit_many(items, submitter=request.user)
+            return Response({"results": [created_body(one) for one in created]}, status=status.HTTP_201_CREATED)
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
         fields = dict(submission.validated_data)
