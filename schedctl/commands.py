@@ -112,14 +112,14 @@ def cmd_submit(api: Api, args) -> int:
         return _submit_file(api, args)
     body = _task_body(args)
     if "array" in body:
-        created = api.post("/api/v1/tasks", body)
+        created = api.post_once("/api/v1/tasks", body)
         if args.json:
             print(json.dumps(created))
         else:
             print(f"array {created['array']['id']}: {created['array']['size']} tasks "
                   f"{created['tasks'][0]['id']}-{created['tasks'][-1]['id']}")
         return 0
-    task = api.post("/api/v1/tasks", body)
+    task = api.post_once("/api/v1/tasks", body)
     if args.json:
         print(json.dumps(task))
     else:

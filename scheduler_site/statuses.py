@@ -51,6 +51,11 @@ class WaitReason(StrEnum):
 WAIT_REASONS = tuple(WaitReason)
 
 
+# The same as Django choices (the OpenAPI schema names its enums from these).
+TASK_STATUS_CHOICES = choices(TaskStatus)
+NODE_STATUS_CHOICES = choices(NodeStatus)
+
+
 class Dependency(StrEnum):
     """When a task's dependencies count as met (Slurm's names): every one SUCCEEDED (afterok), every
     one finished whatever its end (afterany), every one FAILED or CANCELLED (afternotok)."""
