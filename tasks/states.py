@@ -2,7 +2,7 @@
 
     PENDING -> ASSIGNED -> RUNNING -> SUCCEEDED | FAILED
     any non-terminal -> CANCELLED
-    ASSIGNED | RUNNING -> PENDING (next attempt: node lost, agent lost it, operator requeue)
+    ASSIGNED | RUNNING -> PENDING (next attempt: node lost, agent lost it, operator requeue, a retry)
     ASSIGNED -> SUCCEEDED | FAILED (the exit report overtook the start report)
 
 Every transition writes a TaskEvent, gives back the node reservation when the task leaves
