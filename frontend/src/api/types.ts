@@ -48,6 +48,9 @@ export interface Task {
   lost_attempts?: number
   /** while a retry waits: not before this time */
   not_before?: string | null
+  dependency?: 'afterok' | 'afterany' | 'afternotok'
+  array_id?: number | null
+  array_index?: number | null
 }
 
 export interface TaskEvent {
@@ -63,6 +66,9 @@ export interface TaskEvent {
 }
 
 export interface TaskDetail extends Task {
+  /** batch workloads (issue 16): the tasks it waits for and those waiting for it */
+  depends_on?: number[]
+  dependents?: number[]
   env: Record<string, string>
   node_selector: Record<string, string>
   submitter: string | null
@@ -215,4 +221,25 @@ export interface SubmitRequest {
   retries?: number
   retry_backoff?: number
   retry_on_exit_codes?: number[]
+  depends_on?: number[]
+  dependency?: 'afterok' | 'afterany' | 'afternotok'
+  array?: string
+}
+
+/** An array (issue 16): GET /api/v1/arrays/{id} */
+export interface TaskArray {
+  id: number
+  spec: string
+  size: number
+  throttle: number | null
+  name: string
+  submitter: string | null
+  created_at: string
+  counts: Record<TaskStatus, number>
+}
+
+/** The answer to an array's submission */
+export interface ArrayCreated {
+  array: { id: number; size: number; throttle: number | null }
+  tasks: Task[]
 }
