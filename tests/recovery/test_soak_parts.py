@@ -71,6 +71,8 @@ def test_nginx_gets_the_deployment_configuration_with_the_run_s_ports(tmp_path):
                           prefix=tmp_path)
     assert "server 127.0.0.1:41001 max_fails=3 fail_timeout=10s;" in config
     assert "server 127.0.0.1:41002 max_fails=3 fail_timeout=10s;" in config
+    assert "server 127.0.0.1:41001 max_fails=0;" in config and "server 127.0.0.1:41002 max_fails=0;" in config
+    assert config.count("server 127.0.0.1:") == 4
     assert "listen 127.0.0.1:42000;" in config and "listen 10.213.9.1:42000;" in config
     assert "8001" not in config and "listen 8080" not in config
     for kept in ("proxy_set_header Upgrade $http_upgrade;", "proxy_buffering off;", "proxy_read_timeout 1h;",
