@@ -164,7 +164,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 2000, "expiry": 30},
+            # redis-py 8's pool holds at most 100 connections and raises at once past that: a storm of
+            # socket (dis)connections (each a group_add / group_discard) failed with "Too many
+            # connections" in the overload probe. A Redis takes 10,000 clients by default.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
+                       "capacity": 2000, "expiry": 30},
         }
     }
 else:
