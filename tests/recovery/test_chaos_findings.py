@@ -124,3 +124,35 @@ def test_requests_after_the_database_dropped_its_connections_are_not_500(cluster
     answers = [cluster.api.get(f"{cluster.url}/api/v1/tasks", timeout=10) for _ in range(10)]
     bad = [(a.status_code, a.headers.get("Retry-After")) for a in answers if a.status_code != 200]
     assert all(code == 503 and retry for code, retry in bad), f"answers after the restart: {bad}"
+
+
+@pytest.mark.postgres
+def test_killing_the_master_the_agents_are_on_loses_no_node(transactional_db, tmp_path, operator):
+    """Soak finding 5, focused: two masters, both agents' sockets on master 2; kill -9 of master 2.
+    The agents move to master 1 (socket, else HTTP heartbeats) well within OFFLINE: no node is lost."""
+    from nodes.models import NodeEvent
+
+    timers = {"SCHEDULER_HEARTBEAT_INTERVAL": "1", "SCHEDULER_UNHEALTHY_AFTER": "5", "SCHEDULER_OFFLINE_AFTER": "10",
+              "SCHEDULER_SWEEP_INTERVAL": "0.5", "SCHEDULER_KILL_GRACE": "1"}
+    cluster = Cluster(tmp_path, timers=timers, user=operator)
+    try:
+        master_1 = cluster.start_master()
+        master_2 = cluster.start_master("master-2")
+        cluster.start_sweeper()
+        for name in ("w1", "w2"):
+            cluster.start_agent(name, cpu=1, mem=512, master=f"{master_2},{master_1}")
+        for name in ("w1", "w2"):
+            cluster.wait_node(name, "ONLINE")
+        task = cluster.submit("sleep 60", cpu=1, mem=16, master=master_1)
+        running = cluster.wait_task(task["id"], "RUNNING")
+        before = NodeEvent.objects.count()
+        cluster.kill("master-2")
+        time.sleep(15)  # past OFFLINE (10 s) with the agents' master gone
+        lost = list(NodeEvent.objects.filter(pk__gt=before).exclude(to_status="ONLINE")
+                    .values_list("node__name", "to_status", "message"))
+        assert lost == [], f"nodes lost after a master was killed: {lost}"
+        after = cluster.task(task["id"])
+        assert (after["status"], after["attempt"]) == ("RUNNING", running["attempt"])
+    finally:
+        cluster.stop()
+    cluster.check_logs()
