@@ -12,6 +12,7 @@ import logging
 import sys
 
 from django import db
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from rest_framework import status
@@ -50,6 +51,10 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         return Response(unavailable_body(DATABASE_DETAIL, "database_unavailable"),
                         status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(DATABASE_RETRY_AFTER)})
+    if isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        # Django's own answer is an HTML page; an API client gets the API's shape.
+        return Response({"detail": f"The request body is too large ({exc}).", "code": "too_large"},
+                        status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

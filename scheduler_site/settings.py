@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [  # Django's own, declared sync-only: one thread hop per request (see the module)
+    "scheduler_site.middleware.RefuseMethods",
     "scheduler_site.middleware.Security",
     "scheduler_site.middleware.Session",
     "scheduler_site.middleware.Common",
@@ -161,14 +162,23 @@ if REDIS_URL:
     # channels-redis waits for messages in 5 s blocking pops; redis-py 8 gives up reading after
     # 5 s by default, which turned every quiet receive into an error that dropped the socket. The
     # read timeout must outlast the pop (and still notice a Redis that went silent).
+    # Each master process keeps at most SCHEDULER_REDIS_POOL_SIZE connections to Redis; an operation
+    # finding them all busy waits for one (up to SCHEDULER_REDIS_POOL_TIMEOUT s) instead of failing
+    # (scheduler_site/redis_layer.py; sizing in docs/deployment.md).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # redis-py 8's pool holds at most 100 connections and raises at once past that: a storm of
-            # socket (dis)connections (each a group_add / group_discard) failed with "Too many
-            # connections" in the overload probe. A Redis takes 10,000 clients by default.
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15, "max_connections": 1000}],
-                       "capacity": 2000, "expiry": 30},
+            "BACKEND": "scheduler_site.redis_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 15,  # a master busy with a crowd answers Redis late
+                    "max_connections": env_int("SCHEDULER_REDIS_POOL_SIZE", 100, minimum=2),
+                    "timeout": env_seconds("SCHEDULER_REDIS_POOL_TIMEOUT", 30.0),
+                }],
+                "capacity": 2000,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -230,6 +240,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scheduler_site.openapi.postprocess",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "scheduler_site.statuses.TASK_STATUS_CHOICES",
+        "NodeStatusEnum": "scheduler_site.statuses.NODE_STATUS_CHOICES",
+    },
 }
 
 from scheduler_site.settings_common import LOG_LEVEL, LOGGING  # noqa: E402, F401

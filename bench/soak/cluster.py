@@ -112,6 +112,7 @@ class SoakCluster:
         # As the master's systemd unit (docs/deploy): a listen backlog for a storm of reconnects.
         process = self._spawn(name, [PYTHON, "-m", "daphne", *self.daphne_args,
                                      "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+                                     "--websocket_connect_timeout", "30",
                                      "scheduler_site.asgi:application"], self.env)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
