@@ -54,10 +54,6 @@ def test_master_still_answers_after_clients_abandon_slow_requests(transactional_
         cluster.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="soak finding 2: a node that stops answering keeps running its tasks "
-                   "(a frozen agent cannot kill them, a partitioned one does not try) while the masters "
-                   "requeue them after OFFLINE, so one task's work runs to the end twice; the agent side "
-                   "holds no lease shorter than OFFLINE that would stop them first")
 def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, tmp_path):
     done = tmp_path / "done.log"  # outside the scheduler: one line each time the work finishes
     cluster.start_sweeper()
