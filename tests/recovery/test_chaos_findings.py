@@ -170,3 +170,23 @@ def test_killing_the_master_the_agents_are_on_loses_no_node(transactional_db, tm
     finally:
         cluster.stop()
     cluster.check_logs()
+
+
+def test_an_exit_the_master_never_heard_survives_a_kill_of_the_agent(cluster, tmp_path):
+    """Soak finding 2, second half: a task ends while no master answers, then the agent is killed
+    before it could report the end. Its next life reports the recorded exit: the task SUCCEEDED with
+    the attempt that ran, and never runs again."""
+    done = tmp_path / "done.log"
+    cluster.start_agent("a", cpu=1, mem=512)
+    task = cluster.submit(f'sleep 1; echo "$SCHEDULER_ATTEMPT" >> {done}', cpu=1, mem=16, max_attempts=5)
+    cluster.wait_task(task["id"], "RUNNING")
+    cluster.kill("master")  # no sweeper: nothing takes the node OFFLINE meanwhile
+    wait_for(lambda: done.exists(), timeout=20, what="the task to end with no master")
+    time.sleep(0.5)  # the agent records the exit; it cannot report it
+    cluster.kill("agent-a")
+    cluster.start_master("master", port=cluster.ports["master"])
+    cluster.start_agent("a", cpu=1, mem=512)  # the same state dir: its next life
+    final = cluster.wait_task(task["id"], "SUCCEEDED", timeout=40)
+    assert final["attempt"] == 1
+    time.sleep(1)
+    assert done.read_text().splitlines() == ["1"]
