@@ -21,6 +21,20 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
+@pytest.fixture
+def shared_dir():
+    """A directory the tasks may write: they run as the agents' unprivileged task user, who cannot
+    enter pytest's tmp_path (0700 parents)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp(prefix="findings-", dir="/var/tmp"))
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.mark.postgres
 def test_master_still_answers_after_clients_abandon_slow_requests(transactional_db, tmp_path, operator):
     cluster = Cluster(tmp_path, user=operator)
@@ -54,8 +68,8 @@ def test_master_still_answers_after_clients_abandon_slow_requests(transactional_
         cluster.stop()
 
 
-def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, tmp_path):
-    done = tmp_path / "done.log"  # outside the scheduler: one line each time the work finishes
+def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, shared_dir):
+    done = shared_dir / "done.log"  # outside the scheduler: one line each time the work finishes
     cluster.start_sweeper()
     cluster.start_agent("a", cpu=1, mem=512)
     cluster.start_agent("b", cpu=1, mem=512)
@@ -172,11 +186,11 @@ def test_killing_the_master_the_agents_are_on_loses_no_node(transactional_db, tm
     cluster.check_logs()
 
 
-def test_an_exit_the_master_never_heard_survives_a_kill_of_the_agent(cluster, tmp_path):
+def test_an_exit_the_master_never_heard_survives_a_kill_of_the_agent(cluster, shared_dir):
     """Soak finding 2, second half: a task ends while no master answers, then the agent is killed
     before it could report the end. Its next life reports the recorded exit: the task SUCCEEDED with
     the attempt that ran, and never runs again."""
-    done = tmp_path / "done.log"
+    done = shared_dir / "done.log"
     cluster.start_agent("a", cpu=1, mem=512)
     task = cluster.submit(f'sleep 1; echo "$SCHEDULER_ATTEMPT" >> {done}', cpu=1, mem=16, max_attempts=5)
     cluster.wait_task(task["id"], "RUNNING")
