@@ -22,6 +22,29 @@ class StreamLost(CliError):
     restarting, a proxy's 502): following resumes after the last sequence it printed."""
 
 
+RETRIES = 3
+MAX_WAIT = 30.0  # seconds: a longer Retry-After is taken as this
+
+
+def retry_after(response: requests.Response) -> float | None:
+    """Seconds a 503/429 asked to wait (Retry-After in seconds), else None."""
+    if response.status_code not in (429, 503):
+        return None
+    try:
+        seconds = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
+    return min(MAX_WAIT, max(0.0, seconds)) if seconds == seconds else None
+
+
+def _code(response: requests.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body.get("code") if isinstance(body, dict) else None
+
+
 class Transient(CliError):
     """The request may not have reached the master, or its answer was lost (connection refused or
     broken, a timeout, a proxy's 502/503/504): a create request carrying an Idempotency-Key may be
@@ -34,6 +57,8 @@ RETRY_STATUSES = (502, 503, 504)
 
 
 class Api:
+    sleep = staticmethod(time.sleep)
+
     def __init__(self, url: str, token: str | None, *, timeout: float = 15.0) -> None:
         self.url, self.token, self.timeout = url, token, timeout
         self.session = requests.Session()
@@ -41,8 +66,22 @@ class Api:
             self.session.headers["Authorization"] = f"Token {token}"
 
     def request(self, method: str, path: str, **kwargs) -> dict | str:
+        """One call; a 503/429 with Retry-After is waited out and tried again (at most RETRIES
+        times): any GET, and a write only when the master shed it before running it."""
+        for attempt in range(RETRIES + 1):
+            response = self._send(method, path, **kwargs)
+            wait = retry_after(response)
+            if wait is None or attempt == RETRIES:
+                break
+            if method != "GET" and _code(response) != "overloaded":
+                break
+            print(f"schedctl: the master is busy ({response.status_code}); retrying in {wait:g} s", file=sys.stderr)
+            self.sleep(wait)
+        return self._answer(response)
+
+    def _send(self, method: str, path: str, **kwargs) -> requests.Response:
         try:
-            response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+            return self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
         except requests.ConnectionError:
             raise Transient(f"cannot reach the master at {self.url} (is it running? --master or SCHEDULER_URL "
                             "sets where it is)") from None
@@ -50,6 +89,9 @@ class Api:
             raise Transient(f"request to {self.url} failed: {error}") from None
         except requests.RequestException as error:
             raise CliError(f"request to {self.url} failed: {error}") from None
+
+    @staticmethod
+    def _answer(response: requests.Response) -> dict | str:
         if response.status_code in RETRY_STATUSES:
             raise Transient(f"the master answered {response.status_code}: {_detail(response)}")
         if response.status_code == 401:

@@ -52,6 +52,12 @@ SCHEDULER_KILL_GRACE = env_seconds("SCHEDULER_KILL_GRACE", 5.0)
 SCHEDULER_LOG_MAX_BYTES_PER_TASK = env_int(
     "SCHEDULER_LOG_MAX_BYTES_PER_TASK", 256 * 1024 * 1024, minimum=1024
 )
+# HTTP requests a master holds beyond the ones its threads serve; past that it answers 503 with
+# Retry-After at once (scheduler_site/http_handler.py).
+SCHEDULER_HTTP_MAX_QUEUED = env_int("SCHEDULER_HTTP_MAX_QUEUED", 64, minimum=0)
+# WebSocket handshakes a master works on at once; past that a socket is closed at once with 4503
+# "try again later" (scheduler_site/ws_gate.py).
+SCHEDULER_WS_MAX_CONNECTING = env_int("SCHEDULER_WS_MAX_CONNECTING", 64, minimum=1)
 # When set, /metrics requires `Authorization: Bearer <token>`.
 SCHEDULER_METRICS_TOKEN = env_str("SCHEDULER_METRICS_TOKEN", "")
 # Logs of tasks finished longer ago than this are removed by `manage.py prunelogs`.
@@ -128,8 +134,13 @@ def _database_from_url(url: str) -> dict:
         # Under ASGI every request runs in a thread of its own, so per-thread persistent
         # connections would mean a new connection per request; a pool hands them out instead.
         config["CONN_MAX_AGE"] = 0
+        # Each connection is checked as the pool hands it out (CONN_HEALTH_CHECKS with a pool is
+        # psycopg_pool's check_connection, one empty round trip): after a database restart the
+        # pool's dead connections are replaced instead of failing a request each. A request that
+        # waits longer than the timeout for a connection answers 503 + Retry-After.
+        config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {"pool": {"min_size": 2, "max_size": env_int("SCHEDULER_DB_POOL_SIZE", 20, minimum=2),
-                                      "timeout": 30}}
+                                      "timeout": env_seconds("SCHEDULER_DB_POOL_TIMEOUT", 10.0)}}
     else:
         raise ImproperlyConfigured(f"DATABASE_URL: unsupported database {engine!r} (use sqlite or postgres).")
     return config
