@@ -79,6 +79,16 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class PositiveSecondsField(StrictFloatField):
+    """A finite number of seconds greater than 0 (the schema says `exclusiveMinimum: 0`)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not value > 0:
+            raise serializers.ValidationError("Must be a positive number of seconds (omit it for no limit).")
+        return value
+
+
 class CoresField(serializers.Field):
     """CPU in cores (0.25 = a quarter core), stored as integer millicores; a number or a string
     holding one, read exactly by `scheduler_site.formats.parse_cores` (node capacities too)."""
@@ -100,9 +110,12 @@ class StringMapField(serializers.Field):
 
     max_entries = MAX_MAP_ENTRIES
 
-    def __init__(self, *, key_pattern: re.Pattern, key_help: str, **kwargs) -> None:
+    def __init__(self, *, key_pattern: re.Pattern, key_help: str, reserved_prefix: str = "", **kwargs) -> None:
         self.key_pattern = key_pattern
         self.key_help = key_help
+        # the keys the API takes, as one regular expression (the OpenAPI schema's propertyNames)
+        anchored = key_pattern.pattern.removeprefix("^")
+        self.key_schema_pattern = "^" + (f"(?!{re.escape(reserved_prefix)})" if reserved_prefix else "") + anchored
         super().__init__(**kwargs)
 
     def to_internal_value(self, data) -> dict[str, str]:
@@ -154,9 +167,10 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     priority = serializers.IntegerField(required=False, default=0, min_value=PRIORITY_RANGE[0],
                                         max_value=PRIORITY_RANGE[1], help_text="Higher goes first.")
     max_attempts = serializers.IntegerField(required=False, default=3, min_value=1, max_value=MAX_ATTEMPTS)
-    timeout = StrictFloatField(required=False, default=None, allow_null=True,
-                                     max_value=MAX_TIMEOUT_SECONDS, help_text="Seconds; omit for no limit.")
-    env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", required=False, default=dict)
+    timeout = PositiveSecondsField(required=False, default=None, allow_null=True,
+                                   max_value=MAX_TIMEOUT_SECONDS, help_text="Seconds; omit for no limit.")
+    env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", reserved_prefix=RESERVED_ENV_PREFIX,
+                         required=False, default=dict)
     node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
 
     # --- batch workloads (issue 16) ---
@@ -197,11 +211,6 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
 
     def validate_name(self, value: str) -> str:
         return _no_nul(value, "The name")
-
-    def validate_timeout(self, value: float | None) -> float | None:
-        if value is not None and not value > 0:
-            raise serializers.ValidationError("Must be a positive number of seconds (omit it for no limit).")
-        return value
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:
         reserved = sorted(key for key in value if key.startswith(RESERVED_ENV_PREFIX))

@@ -21,7 +21,7 @@ class RegisterView(APIView):
     authentication_classes = [JoinTokenAuthentication]
     permission_classes = [IsJoiner]
 
-    @extend_schema(request=RegisterSerializer, responses={201: dict})
+    @extend_schema(request={"application/json": RegisterSerializer}, responses={201: dict})
     def post(self, request: Request) -> Response:
         form = RegisterSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -48,7 +48,7 @@ class HeartbeatView(APIView):
     authentication_classes = [NodeTokenAuthentication]
     permission_classes = [IsSameNode]
 
-    @extend_schema(request=HeartbeatSerializer, responses=dict)
+    @extend_schema(request={"application/json": HeartbeatSerializer}, responses=dict)
     def post(self, request: Request, pk: str) -> Response:
         form = HeartbeatSerializer(data=request.data)
         form.is_valid(raise_exception=True)
