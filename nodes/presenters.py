@@ -24,4 +24,5 @@ def node_summary(node: Node, *, tasks_running: int | None = None) -> dict:
         "last_heartbeat": iso(node.last_heartbeat),
         "tasks_running": running,
         "registered_at": iso(node.registered_at),
+        "gpu_devices": node.gpu_devices or [],  # GPUs (issue 19): [{index, uuid, model, memory}]
     }

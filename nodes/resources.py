@@ -27,6 +27,9 @@ class Resource:
     allocated_field: str  # Node's column: the sum over its ASSIGNED and RUNNING tasks
     unit: str  # the stored unit, as the invariant's messages print it after an amount
     to_api: Callable[[int], float | int] = _same  # stored unit -> the API's unit
+    # Scarce: a task that asks for none of it keeps off nodes that have some free, so the few nodes
+    # with GPUs stay free for the work that needs them (the scorers' `idle_scarce_penalty`).
+    scarce: bool = False
 
     @property
     def reason(self) -> str:
@@ -38,7 +41,12 @@ CPU = Resource(name="cpu", request_field="cpu", capacity_field="cpu_capacity", a
 MEMORY = Resource(name="memory", request_field="mem", capacity_field="mem_capacity", allocated_field="mem_allocated",
                   unit="MiB")
 
-RESOURCES: tuple[Resource, ...] = (CPU, MEMORY)
+# Counted whole devices; which devices a task holds is recorded per attempt (`Task.gpu_devices`,
+# picked by `tasks.devices` from the node's `gpu_devices`), the count is accounted like the others.
+GPU = Resource(name="gpu", request_field="gpu", capacity_field="gpu_capacity", allocated_field="gpu_allocated",
+               unit="gpu", scarce=True)
+
+RESOURCES: tuple[Resource, ...] = (CPU, MEMORY, GPU)
 
 
 def amounts(obj: object, field: str) -> tuple[int, ...]:

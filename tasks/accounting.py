@@ -3,7 +3,8 @@ leaves ASSIGNED/RUNNING, always in the transaction of the task's status change. 
 the vector (`nodes.resources.RESOURCES`) is accounted the same way.
 
 Invariant (see `invariant_violations`): a node's allocated amounts equal the sums over its
-ASSIGNED and RUNNING tasks and never exceed its capacity; the database also enforces the latter.
+ASSIGNED and RUNNING tasks and never exceed its capacity (the database also enforces the latter),
+and no device (GPU) is held by two live attempts (`tasks.devices`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nodes.models import Node
 from nodes.resources import RESOURCES, amounts, show
 from scheduler_site.sql import update_from_values
 from scheduler_site.statuses import ACTIVE_STATUSES
+from tasks.devices import device_violations
 from tasks.models import Task
 
 
@@ -81,4 +83,4 @@ def _violations() -> list[str]:
     orphans = Task.objects.filter(status__in=ACTIVE_STATUSES, node__isnull=True).count()
     if orphans:
         problems.append(f"{orphans} active task(s) without a node")
-    return problems
+    return problems + device_violations()

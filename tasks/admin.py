@@ -23,14 +23,15 @@ class TaskEventInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "short_command", "status", "node_name", "attempt", "cpu", "mem", "priority",
+    list_display = ("id", "name", "short_command", "status", "node_name", "attempt", "cpu", "mem", "gpu", "priority",
                     "exit_code", "created_at")
     list_filter = ("status", "node_name")
     search_fields = ("name", "command", "node_name")
     list_select_related = False
     readonly_fields = ("status", "status_reason", "status_message", "node", "node_name", "attempt", "exit_code",
                        "created_at", "assigned_at", "started_at", "finished_at", "log_bytes", "log_bytes_dropped",
-                       "command", "cpu", "mem", "env", "node_selector", "timeout", "max_attempts", "submitter")
+                       "command", "cpu", "mem", "env", "node_selector", "timeout", "max_attempts", "submitter",
+                       "gpu", "gpu_devices")
     fields = ("name", "priority", *readonly_fields)
     inlines = [TaskEventInline]
     actions = ["cancel", "requeue"]

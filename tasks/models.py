@@ -48,6 +48,12 @@ class Task(models.Model):
     )
     log_bytes = models.BigIntegerField(default=0, editable=False)
     log_bytes_dropped = models.BigIntegerField(default=0, editable=False)
+    # -- GPUs (issue 19): the request is the resource vector's `gpu` entry; the devices are the
+    # indices on its node the current (or last) attempt holds, chosen by `tasks.devices` at placement.
+    gpu = models.PositiveIntegerField(default=0, help_text="whole GPUs")
+    gpu_devices = models.JSONField(default=list, blank=True, editable=False,
+                                   help_text="device indices on its node held by the current (or last) attempt")
+    # -- end GPUs
 
     class Meta:
         ordering = ["-id"]

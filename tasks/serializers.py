@@ -147,6 +147,20 @@ def labels_field(**kwargs) -> StringMapField:
     )
 
 
+# -- GPUs (issue 19) ---------------------------------------------------------------------------
+MAX_GPUS = 256
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A whole number written as one: 2, not 2.5, "2", true or 2.0."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+# -- end GPUs ----------------------------------------------------------------------------------
+
+
 class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     command = StrictStringField(trim_whitespace=False, allow_blank=False,
                                 help_text=f"Run as `/bin/sh -c COMMAND`; at most {MAX_COMMAND_BYTES} bytes.")
@@ -161,6 +175,8 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
                                      max_value=MAX_TIMEOUT_SECONDS, help_text="Seconds; omit for no limit.")
     env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", required=False, default=dict)
     node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
+    gpu = StrictIntegerField(required=False, default=0, min_value=0, max_value=MAX_GPUS,
+                             help_text="Whole GPUs (default 0); the task sees only the devices it is given.")
 
     def validate_command(self, value: str) -> str:
         _no_nul(value, "The command")
@@ -209,6 +225,9 @@ class TaskSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
     rerun_of = serializers.IntegerField(allow_null=True, help_text="the task this one reruns")
+    gpu = serializers.IntegerField(help_text="GPUs asked for")
+    gpu_devices = serializers.ListField(child=serializers.IntegerField(),
+                                        help_text="device indices on its node held by the current or last attempt")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)

@@ -45,5 +45,5 @@ ONLINE = Filter("node(s) not ONLINE", node_online)
 NOT_DRAINING = Filter("node(s) draining", node_not_draining)
 SELECTOR = Filter("node(s) didn't match node selector", labels_match)
 RESOURCE_FILTERS: dict[str, Filter] = {r.name: Filter(r.reason, fits(r)) for r in RESOURCES}
-CPU, MEMORY = RESOURCE_FILTERS["cpu"], RESOURCE_FILTERS["memory"]
-cpu_fits, mem_fits = CPU.check, MEMORY.check
+CPU, MEMORY, GPU = RESOURCE_FILTERS["cpu"], RESOURCE_FILTERS["memory"], RESOURCE_FILTERS["gpu"]
+cpu_fits, mem_fits, gpu_fits = CPU.check, MEMORY.check, GPU.check

@@ -30,6 +30,8 @@ class NodeView:
     status: str = ONLINE
     draining: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    gpu_capacity: int = 0
+    gpu_allocated: int = 0
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:
@@ -42,6 +44,7 @@ class TaskRequest:
     cpu: int  # millicores
     mem: int  # MiB
     node_selector: Mapping[str, str] = field(default_factory=dict)
+    gpu: int = 0  # whole GPUs
 
     def amount(self, resource: Resource) -> int:
         return getattr(self, resource.request_field)
@@ -65,6 +68,8 @@ class NodeTable:
             self.capacity[resource.name] = capacity
             self.free[resource.name] = capacity - allocated
             self.capacity_f[resource.name] = np.maximum(capacity, 1).astype(np.float64)
+        # How many resources each node has (capacity > 0): the normalised score's denominator.
+        self.dimensions = np.maximum(sum((self.capacity[r.name] > 0).astype(np.float64) for r in RESOURCES), 1.0)
         self.online = np.array([n.status == ONLINE for n in ordered], dtype=bool)
         self.draining = np.array([n.draining for n in ordered], dtype=bool)
         self.labels = [dict(n.labels) for n in ordered]

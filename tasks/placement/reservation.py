@@ -9,7 +9,8 @@ One batch is one transaction:
   4. lock the node rows the plan touches (`FOR UPDATE`, in id order: no deadlocks) and run the same
      filters again on the locked rows; a node another scheduler filled (or that changed) meanwhile
      loses its share of the plan, and those tasks stay PENDING for the next batch;
-  5. reserve capacity and move the tasks to ASSIGNED together.
+  5. pin devices (GPUs: `tasks.devices`, from the devices no live attempt on the locked node holds),
+     reserve capacity and move the tasks to ASSIGNED together.
 On SQLite the same code is correct because IMMEDIATE transactions serialize writers.
 Lock order everywhere in the project: task rows before node rows.
 """
@@ -28,7 +29,7 @@ from nodes.models import Node
 from nodes.resources import RESOURCES
 from scheduler_site import metrics
 from scheduler_site.statuses import TaskStatus, WaitReason
-from tasks import accounting, states
+from tasks import accounting, devices, states
 from tasks.models import Task
 from tasks.placement import holds, queue
 from tasks.placement.nodetable import NodeTable, NodeView, TaskRequest
@@ -124,6 +125,11 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
     table = _snapshot()
     by_node, unplaced = _plan(tasks, table, report)
     accepted, bounced = _lock_and_recheck(by_node)
+    picks, short = devices.pick(accepted, by_node)
+    for node_id in short:  # counted right, but its free devices do not cover the share (a rejoin took some away)
+        bounced.extend(by_node[node_id])
+        del accepted[node_id]
+    devices.record((task for nid in accepted for task in by_node[nid]), picks)
     accounting.reserve({nid: _share(by_node[nid]) for nid in accepted})
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
     placements.sort(key=lambda pair: pair[0].pk)
