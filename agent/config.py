@@ -2,8 +2,8 @@
 
 Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
 SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
-SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS); capacity defaults to what
-psutil reports for this machine.
+SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS, SCHEDULER_NODE_GPUS); capacity
+defaults to what psutil reports for this machine, GPUs to what nvidia-smi finds (`agent.devices`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import psutil
+
+from agent import devices
 
 DEFAULT_SPOOL_MAX_MIB = 1024
 NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
@@ -37,6 +39,7 @@ class AgentConfig:
     carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_MIB * 1024 * 1024
     exclusive_cpus: bool = False  # whole-core tasks get CPUs of their own (agent/cpus.py)
+    gpus: tuple[dict, ...] = ()  # the devices offered: {index, uuid, model, memory} (agent/devices.py)
 
 
 def parse_labels(raw: str | None) -> dict[str, str]:
@@ -99,6 +102,7 @@ def build_config(
     spool_max_mib: str | None = None,
     exclusive_cpus: bool | None = None,
     env: dict[str, str] | None = None,
+    gpus: str | None = None,
 ) -> AgentConfig:
     """Options first, then the environment, then what the machine reports."""
     env = dict(os.environ if env is None else env)
@@ -112,6 +116,7 @@ def build_config(
     spool_max_mib = spool_max_mib or env.get("SCHEDULER_SPOOL_MAX_MIB")
     if exclusive_cpus is None:
         exclusive_cpus = parse_flag(env.get("SCHEDULER_EXCLUSIVE_CPUS"), "SCHEDULER_EXCLUSIVE_CPUS")
+    gpus = gpus or env.get("SCHEDULER_NODE_GPUS")
     masters = tuple(url.strip().rstrip("/") for url in (master or "").split(",") if url.strip())
     if not masters or not all(re.match(r"^https?://[^/\s]+$", url) for url in masters):
         raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port "
@@ -120,6 +125,10 @@ def build_config(
         raise ConfigError("--join-token (or SCHEDULER_JOIN_TOKEN) is required")
     if not NAME.match(name):
         raise ConfigError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
+    try:
+        offered = tuple(devices.configured(gpus))
+    except devices.DeviceError as error:
+        raise ConfigError(str(error)) from None
     return AgentConfig(
         masters=masters,
         join_token=join_token,
@@ -132,4 +141,5 @@ def build_config(
         spool_max_bytes=(parse_mib(spool_max_mib, "--spool-max-mib") if spool_max_mib
                          else DEFAULT_SPOOL_MAX_MIB) * 1024 * 1024,
         exclusive_cpus=exclusive_cpus,
+        gpus=offered,
     )

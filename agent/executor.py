@@ -26,6 +26,7 @@ import psutil
 
 from agent import procfs
 from agent.cpus import CpuPlan, confine_process, confine_sessions, spawn_on
+from agent.devices import gpu_environment
 from agent.limits import WATCHDOG_INTERVAL, CgroupV2Memory, SessionWatchdog
 from agent.spool import AttemptSpool
 
@@ -45,6 +46,7 @@ class TaskSpec:
     cpu: int = 1000
     mem: int = 256
     name: str = ""
+    gpu_devices: list[int] = field(default_factory=list)  # the only GPUs it may see (agent/devices.py)
 
 
 @dataclass
@@ -86,6 +88,7 @@ def task_environment(spec: TaskSpec, node_name: str) -> dict[str, str]:
         SCHEDULER_CPU=f"{spec.cpu / 1000:g}",
         SCHEDULER_MEM=str(spec.mem),
     )
+    env.update(gpu_environment(spec.gpu_devices))  # after the task's env: its pinning cannot be undone
     return env
 
 

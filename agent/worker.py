@@ -155,7 +155,7 @@ class Agent:
                 answer = self.client.register(
                     join_token=self.config.join_token, name=self.config.name,
                     cpu_millicores=self.config.cpu_millicores, mem_mib=self.config.mem_mib,
-                    labels=self.config.labels, node_token=token,
+                    labels=self.config.labels, node_token=token, gpus=list(self.config.gpus),
                     agent_info={"version": VERSION, "pid": os.getpid(), "hostname": socket.gethostname(),
                                 "memory_limits": self.limiter.kind},
                 )
@@ -389,6 +389,7 @@ class Agent:
             task=int(assignment["task"]), attempt=int(assignment["attempt"]), command=assignment["command"],
             env=dict(assignment.get("env") or {}), timeout=assignment.get("timeout"),
             cpu=int(assignment.get("cpu") or 0), mem=int(assignment.get("mem") or 0), name=assignment.get("name") or "",
+            gpu_devices=[int(index) for index in assignment.get("gpu_devices") or []],
         )
         key = (spec.task, spec.attempt)
         record = ProcessRecord(task=spec.task, attempt=spec.attempt)

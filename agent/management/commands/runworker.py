@@ -30,6 +30,8 @@ class Command(BaseCommand):
                             help="give each task that asks for whole cores CPUs of its own, the agent and "
                                  "other tasks share the rest (SCHEDULER_EXCLUSIVE_CPUS=1; default: off, as "
                                  "several agents on one machine would hand out the same CPUs)")
+        parser.add_argument("--gpus", help="GPUs to offer: auto (nvidia-smi, when installed), none, or device "
+                                           "indices such as 0,1,3 (SCHEDULER_NODE_GPUS; default: auto)")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -37,6 +39,7 @@ class Command(BaseCommand):
                 master=options["master"], join_token=options["join_token"], name=options["name"],
                 cpu=options["cpu"], mem=options["mem"], labels=options["labels"], state_dir=options["state_dir"],
                 spool_max_mib=options["spool_max_mib"], exclusive_cpus=options["exclusive_cpus"],
+                gpus=options["gpus"],
             )
         except ConfigError as error:
             raise CommandError(str(error)) from None
