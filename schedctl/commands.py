@@ -95,6 +95,8 @@ def cmd_submit(api: Api, args) -> int:
         body["node_selector"] = _labels(args.selector)
     if args.env:
         body["env"] = _labels(args.env)
+    if args.gpus:
+        body["gpu"] = args.gpus
     task = api.post("/api/v1/tasks", body)
     if args.json:
         print(json.dumps(task))
@@ -128,6 +130,9 @@ def cmd_show(api: Api, args) -> int:
     for key in ("id", "name", "status", "status_reason", "status_message", "node_name", "attempt", "max_attempts",
                 "cpu", "mem", "priority", "timeout", "exit_code", "created_at", "started_at", "finished_at"):
         print(f"{key:15} {task.get(key) if task.get(key) is not None else ''}")
+    if task.get("gpu"):
+        devices = ",".join(str(index) for index in task.get("gpu_devices") or [])
+        print(f"{'gpu':15} {task['gpu']}" + (f" (devices {devices})" if devices else ""))
     print(f"{'command':15} {task['command']}")
     print("\nEVENTS")
     print(_table(task["events"], [("TIME", "time"), ("TRY", "attempt"), ("TO", "to_status"), ("NODE", "node_name"),
@@ -262,9 +267,10 @@ def cmd_nodes(api: Api, args) -> int:
         return 0
     rows = [{**n, "status": n["status"] + (" draining" if n["draining"] else ""),
              "cpu": f"{n['cpu_allocated']:g}/{n['cpu']:g}", "mem": f"{n['mem_allocated']}/{n['mem']}",
+             "gpu": f"{n['gpu_allocated']}/{n['gpu']}" if n.get("gpu") else "-",
              "usage": "" if n["cpu_usage"] is None else f"{n['cpu_usage']:.0f}% cpu {n['mem_usage']:.0f}% mem",
              "labels": ",".join(f"{k}={v}" for k, v in n["labels"].items())} for n in page["results"]]
-    print(_table(rows, [("NAME", "name"), ("STATUS", "status"), ("CPU", "cpu"), ("MEM (MiB)", "mem"),
+    print(_table(rows, [("NAME", "name"), ("STATUS", "status"), ("CPU", "cpu"), ("MEM (MiB)", "mem"), ("GPU", "gpu"),
                         ("TASKS", "tasks_running"), ("USAGE", "usage"), ("LABELS", "labels")]))
     return 0
 
@@ -297,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--timeout", type=float, default=None, help="seconds")
     submit.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
     submit.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
+    submit.add_argument("--gpus", type=int, default=0, help="whole GPUs; the task sees only the devices it is given")
     submit.add_argument("--follow", "-f", action="store_true",
                         help="then follow its output and exit with its exit code, like srun")
     submit.add_argument("command", nargs=argparse.REMAINDER)
