@@ -37,6 +37,9 @@ export interface Task {
   updated_at?: string | null
   /** the task this one reruns (same spec) */
   rerun_of?: number | null
+  /** GPUs (issue 19): whole GPUs asked for, and the device indices the current (or last) attempt holds */
+  gpu?: number
+  gpu_devices?: number[]
 }
 
 export interface TaskEvent {
@@ -77,6 +80,20 @@ export interface ClusterNode {
   last_heartbeat: string | null
   tasks_running: number | null
   registered_at: string | null
+  /** GPUs (issue 19): capacity, allocated and free, and the devices themselves */
+  gpu?: number
+  gpu_allocated?: number
+  gpu_free?: number
+  gpu_devices?: GpuDevice[]
+}
+
+/** One GPU of a node, as its agent detected (nvidia-smi) or declared it (index alone). */
+export interface GpuDevice {
+  index: number
+  uuid?: string
+  model?: string
+  /** MiB */
+  memory?: number | null
 }
 
 /** Partial node update from heartbeats (frame "usage"): merged into the node held. */
@@ -200,4 +217,5 @@ export interface SubmitRequest {
   timeout?: number
   env?: Record<string, string>
   node_selector?: Record<string, string>
+  gpu?: number
 }
