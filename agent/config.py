@@ -2,7 +2,8 @@
 
 Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
 SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
-SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS, SCHEDULER_NODE_GPUS); capacity
+SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS, SCHEDULER_NODE_GPUS,
+SCHEDULER_NODE_RESOURCES); capacity
 defaults to what psutil reports for this machine, GPUs to what nvidia-smi finds (`agent.devices`).
 """
 
@@ -40,6 +41,7 @@ class AgentConfig:
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_MIB * 1024 * 1024
     exclusive_cpus: bool = False  # whole-core tasks get CPUs of their own (agent/cpus.py)
     gpus: tuple[dict, ...] = ()  # the devices offered: {index, uuid, model, memory} (agent/devices.py)
+    resources: dict[str, int] = field(default_factory=dict)  # named countable resources offered
 
 
 def parse_labels(raw: str | None) -> dict[str, str]:
@@ -103,6 +105,7 @@ def build_config(
     exclusive_cpus: bool | None = None,
     env: dict[str, str] | None = None,
     gpus: str | None = None,
+    resources: list[str] | None = None,
 ) -> AgentConfig:
     """Options first, then the environment, then what the machine reports."""
     env = dict(os.environ if env is None else env)
@@ -127,6 +130,7 @@ def build_config(
         raise ConfigError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
     try:
         offered = tuple(devices.configured(gpus))
+        named = devices.named_resources(resources or [env.get("SCHEDULER_NODE_RESOURCES") or ""])
     except devices.DeviceError as error:
         raise ConfigError(str(error)) from None
     return AgentConfig(
@@ -142,4 +146,5 @@ def build_config(
                          else DEFAULT_SPOOL_MAX_MIB) * 1024 * 1024,
         exclusive_cpus=exclusive_cpus,
         gpus=offered,
+        resources=named,
     )

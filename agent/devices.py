@@ -6,10 +6,14 @@ where detection is not wanted, and the tests, which have no GPU). Each device go
 at registration as {index, uuid, model, memory (MiB)}. The master pins devices to each attempt;
 the task is started with exactly those visible (`gpu_environment`), and a task given none sees
 none, so it cannot grab a GPU by accident.
+
+Also `--resource NAME=COUNT` (repeatable): named countable things the node offers (licences, FPGA
+slots), counted by the master like CPU and memory (`named_resources`).
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -96,3 +100,26 @@ def gpu_environment(devices: Sequence[int]) -> dict[str, str]:
         "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
         "SCHEDULER_GPUS": listed,
     }
+
+
+RESOURCE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9._/-]{0,62}$")  # as the master's `nodes.resources.NAMED_RESOURCE`
+RESERVED = frozenset({"cpu", "mem", "memory", "gpu"})
+
+
+def named_resources(items: Sequence[str]) -> dict[str, int]:
+    """`--resource matlab=2 --resource fpga=1` (or comma-separated) -> {"matlab": 2, "fpga": 1}."""
+    out: dict[str, int] = {}
+    for item in (part.strip() for raw in items for part in raw.split(",")):
+        if not item:
+            continue
+        name, sep, count = item.partition("=")
+        name, count = name.strip(), count.strip()
+        if not sep or not RESOURCE_NAME.fullmatch(name) or name in RESERVED:
+            raise DeviceError(f"--resource: {item!r} is not NAME=COUNT (a name such as matlab or fpga-slot; not cpu, "
+                              "mem or gpu)")
+        if not count.isascii() or not count.isdigit() or int(count) < 1:
+            raise DeviceError(f"--resource: {item!r}: the count must be a whole number, at least 1")
+        if name in out:
+            raise DeviceError(f"--resource: {name} given twice")
+        out[name] = int(count)
+    return out

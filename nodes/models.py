@@ -30,6 +30,10 @@ class Node(models.Model):
     gpu_allocated = models.PositiveIntegerField(default=0, help_text="GPUs held by ASSIGNED and RUNNING tasks")
     gpu_devices = models.JSONField(default=list, blank=True,
                                    help_text="[{index, uuid, model, memory}] as the agent detected or declared them")
+    # named countable resources (`nodes.resources`, "Named countable resources"): name -> count
+    resources = models.JSONField(default=dict, blank=True, help_text="named resources the agent advertised")
+    resources_allocated = models.JSONField(default=dict, blank=True,
+                                           help_text="named resources held by ASSIGNED and RUNNING tasks")
     # -- end GPUs
     cpu_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
     mem_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")

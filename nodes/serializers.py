@@ -39,6 +39,8 @@ class NodeSerializer(serializers.Serializer):
     gpu_free = serializers.IntegerField()
     gpu_devices = serializers.ListField(
         child=serializers.DictField(), help_text="[{index, uuid, model, memory (MiB)}]")
+    resources = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
+                                      help_text="named resources: name -> {capacity, allocated, free}")
 
     def to_representation(self, instance) -> dict:
         return node_summary(instance)

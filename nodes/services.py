@@ -41,6 +41,7 @@ def register_node(
     agent_info: Mapping[str, object],
     node_token: str | None = None,
     gpus: Sequence[Mapping[str, object]] = (),
+    resources: Mapping[str, int] | None = None,
 ) -> tuple[Node, str]:
     """Join (or rejoin) the cluster. Returns the node and its clear token.
 
@@ -48,15 +49,16 @@ def register_node(
     of that node's own token (an agent restarted with its state dir), whatever the node's status.
     To give the name to another agent, an operator forgets the node first (`forget_node`).
     `gpus`: the devices the agent found or was told about ({index, uuid, model, memory}); their
-    number is the node's GPU capacity.
+    number is the node's GPU capacity. `resources`: named countable resources, name -> count.
     """
+    resources = {name: count for name, count in (resources or {}).items() if count}
     now = timezone.now()
     node = Node.objects.select_for_update().filter(name=name).first()
     if node is None:
         secret = tokens.new_secret()
         node = Node.objects.create(
             name=name, cpu_capacity=cpu, mem_capacity=mem, labels=dict(labels), agent_info=dict(agent_info),
-            gpu_capacity=len(gpus), gpu_devices=[dict(device) for device in gpus],
+            gpu_capacity=len(gpus), gpu_devices=[dict(device) for device in gpus], resources=resources,
             token_digest=tokens.hash_secret(secret), last_heartbeat=now, registered_at=now,
         )
         NodeEvent.objects.create(node=node, to_status=NodeStatus.ONLINE, reason="Registered",
@@ -88,10 +90,13 @@ def register_node(
     node.labels = dict(labels)
     node.agent_info = dict(agent_info)
     node.gpu_devices = [dict(device) for device in gpus]  # tasks on devices gone keep them until they end
+    held = node.resources_allocated or {}
+    node.resources = {name: max(resources.get(name, 0), held.get(name, 0))
+                      for name in sorted({*resources, *held}) if max(resources.get(name, 0), held.get(name, 0))}
     node.last_heartbeat = now
     node.registered_at = now
     node.save(update_fields=[*(r.capacity_field for r in RESOURCES), "labels", "agent_info", "gpu_devices",
-                             "last_heartbeat", "registered_at"])
+                             "resources", "last_heartbeat", "registered_at"])
     if node.status == NodeStatus.ONLINE:
         NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,
                                  reason="Rejoined", message="Agent registered again.")

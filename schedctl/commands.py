@@ -52,14 +52,20 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
                      for line in cells)
 
 
-def _labels(raw: list[str]) -> dict[str, str]:
+def _labels(raw: list[str], option: str = "--selector") -> dict[str, str]:
     labels = {}
     for item in raw:
         key, sep, value = item.partition("=")
         if not sep:
-            raise CliError(f"--selector {item!r}: expected key=value")
+            raise CliError(f"{option} {item!r}: expected key=value")
         labels[key] = value
     return labels
+
+
+def _count(name: str, raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise CliError(f"--resource {name}={raw}: the count must be a whole number")
+    return int(raw)
 
 
 def _node_id(api: Api, name_or_id: str) -> int:
@@ -94,9 +100,11 @@ def cmd_submit(api: Api, args) -> int:
     if args.selector:
         body["node_selector"] = _labels(args.selector)
     if args.env:
-        body["env"] = _labels(args.env)
+        body["env"] = _labels(args.env, "--env")
     if args.gpus:
         body["gpu"] = args.gpus
+    if args.resource:
+        body["resources"] = {key: _count(key, value) for key, value in _labels(args.resource, "--resource").items()}
     task = api.post("/api/v1/tasks", body)
     if args.json:
         print(json.dumps(task))
@@ -304,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
     submit.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
     submit.add_argument("--gpus", type=int, default=0, help="whole GPUs; the task sees only the devices it is given")
+    submit.add_argument("--resource", action="append", default=[], metavar="NAME=COUNT",
+                        help="a named resource some node offers, e.g. matlab=1 (repeatable)")
     submit.add_argument("--follow", "-f", action="store_true",
                         help="then follow its output and exit with its exit code, like srun")
     submit.add_argument("command", nargs=argparse.REMAINDER)

@@ -53,6 +53,7 @@ class Task(models.Model):
     gpu = models.PositiveIntegerField(default=0, help_text="whole GPUs")
     gpu_devices = models.JSONField(default=list, blank=True, editable=False,
                                    help_text="device indices on its node held by the current (or last) attempt")
+    resources = models.JSONField(default=dict, blank=True, help_text="named countable resources: name -> count")
     # -- end GPUs
 
     class Meta:

@@ -9,6 +9,8 @@ from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
+from nodes.resources import MAX_NAMED_AMOUNT, MAX_NAMED_RESOURCES, NAMED_RESOURCE, RESERVED_NAMES
+from nodes.selectors import known_resource_names
 from scheduler_site.formats import cores_to_millicores
 from scheduler_site.statuses import TaskStatus, choices
 from tasks.presenters import event_summary, task_summary
@@ -158,6 +160,26 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class NamedResourcesField(serializers.Field):
+    """Named countable resources: an object of name -> whole number (licences, FPGA slots)."""
+
+    def to_internal_value(self, data) -> dict[str, int]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object of resource names to whole numbers.")
+        if len(data) > MAX_NAMED_RESOURCES:
+            raise serializers.ValidationError(f"At most {MAX_NAMED_RESOURCES} resources.")
+        for name, amount in data.items():
+            if not NAMED_RESOURCE.fullmatch(name) or name in RESERVED_NAMES:
+                raise serializers.ValidationError(f"{name!r} is not a resource name (a letter, then letters, digits, "
+                                                  "'.', '_', '/', '-'; not cpu, mem, memory or gpu).")
+            if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_NAMED_AMOUNT:
+                raise serializers.ValidationError(f"{name}: must be a whole number from 0 to {MAX_NAMED_AMOUNT}.")
+        return {name: amount for name, amount in data.items() if amount}
+
+    def to_representation(self, value):
+        return value
 # -- end GPUs ----------------------------------------------------------------------------------
 
 
@@ -177,6 +199,8 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
     gpu = StrictIntegerField(required=False, default=0, min_value=0, max_value=MAX_GPUS,
                              help_text="Whole GPUs (default 0); the task sees only the devices it is given.")
+    resources = NamedResourcesField(required=False, default=dict,
+                                    help_text="Named countable resources some node advertises: name -> count.")
 
     def validate_command(self, value: str) -> str:
         _no_nul(value, "The command")
@@ -192,6 +216,16 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     def validate_timeout(self, value: float | None) -> float | None:
         if value is not None and not value > 0:
             raise serializers.ValidationError("Must be a positive number of seconds (omit it for no limit).")
+        return value
+
+    def validate_resources(self, value: dict[str, int]) -> dict[str, int]:
+        if not value:
+            return value
+        known = known_resource_names()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise serializers.ValidationError(
+                f"No node advertises {', '.join(unknown)}; known: {', '.join(known) if known else 'none'}.")
         return value
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:
@@ -228,6 +262,7 @@ class TaskSerializer(serializers.Serializer):
     gpu = serializers.IntegerField(help_text="GPUs asked for")
     gpu_devices = serializers.ListField(child=serializers.IntegerField(),
                                         help_text="device indices on its node held by the current or last attempt")
+    resources = serializers.DictField(child=serializers.IntegerField(), help_text="named resources asked for")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)

@@ -32,13 +32,14 @@ def submit_task(
     submitter=None,
     rerun_of: Task | None = None,
     gpu: int = 0,
+    resources: Mapping[str, int] | None = None,
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
     otherwise the placement loop runs right after commit."""
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
-        rerun_of=rerun_of, gpu=gpu,
+        rerun_of=rerun_of, gpu=gpu, resources={name: count for name, count in (resources or {}).items() if count},
     )
     states.record_submitted(task)
     if not place_submitted(task):
@@ -65,7 +66,7 @@ def cancel_task(*, task_id: int, by: str = "") -> Task:
 
 
 RERUN_FIELDS = ("command", "cpu", "mem", "name", "priority", "max_attempts", "timeout", "env", "node_selector",
-                "gpu")
+                "gpu", "resources")
 
 
 @transaction.atomic

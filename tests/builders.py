@@ -18,15 +18,16 @@ def gpu_devices(count: int) -> list[dict]:
     return [{"index": index, "uuid": "", "model": "", "memory": None} for index in range(count)]
 
 
-def node(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None, gpus: int = 0) -> Node:
-    created, _ = node_with_token(name, cpu=cpu, mem=mem, labels=labels, gpus=gpus)
+def node(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None, gpus: int = 0,
+         resources: dict | None = None) -> Node:
+    created, _ = node_with_token(name, cpu=cpu, mem=mem, labels=labels, gpus=gpus, resources=resources)
     return created
 
 
 def node_with_token(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None,
-                    gpus: int = 0):
+                    gpus: int = 0, resources: dict | None = None):
     return register_node(name=name, cpu=int(cpu * 1000), mem=mem, labels=labels or {}, agent_info={},
-                         gpus=gpu_devices(gpus))
+                         gpus=gpu_devices(gpus), resources=resources)
 
 
 def task(command: str = "true", *, cpu: float = 1, mem: int = 256, **fields) -> Task:

@@ -13,6 +13,7 @@ from agent import protocol
 from tasks.serializers import (
     MAX_GPUS,
     CoresField,
+    NamedResourcesField,
     RejectUnknownFieldsMixin,
     StrictFloatField,
     StrictIntegerField,
@@ -70,6 +71,9 @@ class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
                                    help_text="this node's token, when rejoining after a restart")
     gpus = GpuDeviceSerializer(many=True, required=False, default=list, max_length=MAX_GPUS,
                                help_text="the node's GPUs (their number is its GPU capacity)")
+
+    resources = NamedResourcesField(required=False, default=dict,
+                                    help_text="named countable resources: name -> count (licences, FPGA slots)")
 
     def validate_gpus(self, value: list[dict]) -> list[dict]:
         indices = [device["index"] for device in value]

@@ -29,6 +29,7 @@ class RegisterView(APIView):
         node, token = services.register_node(
             name=data["name"], cpu=data["cpu"], mem=data["mem"], labels=data["labels"],
             agent_info=data["agent"], node_token=data["node_token"], gpus=data["gpus"],
+            resources=data["resources"],
         )
         return Response(
             {

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import transaction
 
 from nodes.models import Node
-from nodes.resources import RESOURCES
+from nodes.resources import RESOURCES, add_named
 from scheduler_site import metrics
 from scheduler_site.statuses import TaskStatus, WaitReason
 from tasks import accounting, devices, states
@@ -56,7 +56,7 @@ def _snapshot() -> NodeTable:
 
 def _request(task: Task) -> TaskRequest:
     return TaskRequest(**{r.request_field: getattr(task, r.request_field) for r in RESOURCES},
-                       node_selector=task.node_selector or {})
+                       node_selector=task.node_selector or {}, resources=task.resources or {})
 
 
 Plan = dict[int, list[Task]]  # node id -> tasks planned onto it
@@ -131,6 +131,7 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
         del accepted[node_id]
     devices.record((task for nid in accepted for task in by_node[nid]), picks)
     accounting.reserve({nid: _share(by_node[nid]) for nid in accepted})
+    accounting.reserve_named(accepted, {nid: _named_share(by_node[nid]) for nid in accepted})
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
     placements.sort(key=lambda pair: pair[0].pk)
     states.assign_many(placements)
@@ -144,6 +145,14 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
 def _share(tasks: list[Task]) -> tuple[int, ...]:
     """What `tasks` ask for together, per resource of the vector."""
     return tuple(sum(getattr(t, r.request_field) for t in tasks) for r in RESOURCES)
+
+
+def _named_share(tasks: list[Task]) -> dict[str, int]:
+    """What `tasks` ask for together of the named resources."""
+    share: dict[str, int] = {}
+    for task in tasks:
+        share = add_named(share, task.resources or {})
+    return share
 
 
 def _place_batch(batch_size: int, after: queue.Cursor | None, report: PlacementReport) -> queue.Cursor | None:

@@ -24,6 +24,8 @@ def normalized_leftover(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
     """Mean fraction of each node's capacity left free after placing `request` there, over the
     resources the node has."""
     total = sum((nodes.free[r.name] - request.amount(r)) / nodes.capacity_f[r.name] for r in RESOURCES)
+    for name in nodes.named:  # named resources: further dimensions of the same mean
+        total = total + (nodes.free[name] - request.resources.get(name, 0)) / nodes.capacity_f[name]
     return total / nodes.dimensions
 
 

@@ -98,3 +98,18 @@ def test_a_task_given_no_gpu_sees_none():
     env = task_environment(TaskSpec(task=1, attempt=1, command="true"), "n1")
 
     assert (env["CUDA_VISIBLE_DEVICES"], env["SCHEDULER_GPUS"], env["NVIDIA_VISIBLE_DEVICES"]) == ("", "", "void")
+
+
+def test_named_resources_from_options_and_environment():
+    config = build_config(master=None, join_token=None, name="n1", resources=["matlab=2", "fpga-slot=1"], env=BASE)
+    assert config.resources == {"matlab": 2, "fpga-slot": 1}
+    from_env = build_config(master=None, join_token=None, name="n1",
+                            env={**BASE, "SCHEDULER_NODE_RESOURCES": "a=1,b=3"})
+    assert from_env.resources == {"a": 1, "b": 3}
+    assert build_config(master=None, join_token=None, name="n1", env=BASE).resources == {}
+
+
+@pytest.mark.parametrize("raw", ["matlab", "matlab=0", "matlab=-1", "matlab=1.5", "gpu=1", "=2", "9x=1", "a=1,a=2"])
+def test_a_bad_resource_option_is_refused_naming_it(raw):
+    with pytest.raises(ConfigError, match="--resource"):
+        build_config(master=None, join_token=None, name="n1", resources=[raw], env=BASE)

@@ -74,3 +74,18 @@ def test_a_node_lost_with_a_gpu_task_requeues_it_frees_the_device_and_the_next_n
     release.touch()
     cluster.wait_task(task["id"], "SUCCEEDED", timeout=60)
     assert "devices=[2,3] scheduler=[2,3]" in cluster.logs_text(task["id"], attempt=2)
+
+
+def test_a_named_resource_an_agent_offers_is_counted_like_cpu(cluster, tmp_path):
+    release = tmp_path / "release"
+    cluster.start_agent("licensed", cpu=4, mem=1024, options=("--gpus", "none", "--resource", "matlab=1"))
+    assert cluster.node("licensed")["resources"] == {"matlab": {"capacity": 1, "allocated": 0, "free": 1}}
+
+    first, second = (cluster.submit(held_until(release), cpu=0.5, mem=64, resources={"matlab": 1}) for _ in range(2))
+    cluster.wait_task(first["id"], "RUNNING", timeout=60)
+    waiting = wait_for(lambda: (t := cluster.task(second["id"]))["status_message"] and t, timeout=30)
+
+    assert waiting["status_message"] == "0/1 nodes are available: 1 Insufficient matlab."
+    release.touch()
+    cluster.wait_task(second["id"], "SUCCEEDED", timeout=60)
+    assert cluster.node("licensed")["resources"]["matlab"]["allocated"] == 0

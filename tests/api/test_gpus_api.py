@@ -81,3 +81,18 @@ def test_metrics_show_capacity_and_allocation_per_resource_gpus_included():
     assert sample(text, "scheduler_resource_capacity", '{resource="gpu"}') == 4
     assert sample(text, "scheduler_resource_allocated", '{resource="gpu"}') == 3
     assert sample(text, "scheduler_resource_capacity", '{resource="cpu"}') == 6000
+
+
+def test_an_agent_registers_named_resources_and_a_rejoin_keeps_what_tasks_hold(joiner):
+    body = {"name": "w", "cpu": 8, "mem": 8192, "resources": {"fpga": 2}}
+    response = joiner.post("/api/v1/internal/register", body, format="json")
+    assert response.status_code == 201, response.content
+    builders.placed(builders.task(resources={"fpga": 2}))
+
+    again = joiner.post("/api/v1/internal/register", {**body, "resources": {}, "node_token": response.json()["token"]},
+                        format="json")
+
+    assert again.status_code == 201, again.content
+    assert Node.objects.get(name="w").resources == {"fpga": 2}  # never below what tasks hold
+    bad = joiner.post("/api/v1/internal/register", {**body, "name": "x", "resources": {"fpga": -1}}, format="json")
+    assert bad.status_code == 400 and "resources" in bad.json()

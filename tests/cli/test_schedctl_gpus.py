@@ -27,3 +27,5 @@ def test_submit_gpus_show_and_nodes(cluster, user_env):
     assert "GPU" in header.split() and "0/2" in row.split()
     refused = schedctl("submit", "--gpus", "-1", "--", "true", env=user_env)
     assert refused.returncode == 1 and "gpu:" in refused.stderr
+    unknown = schedctl("submit", "--resource", "matlab=1", "--", "true", env=user_env)
+    assert unknown.returncode == 1 and "No node advertises matlab" in unknown.stderr

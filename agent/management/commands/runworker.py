@@ -32,6 +32,9 @@ class Command(BaseCommand):
                                  "several agents on one machine would hand out the same CPUs)")
         parser.add_argument("--gpus", help="GPUs to offer: auto (nvidia-smi, when installed), none, or device "
                                            "indices such as 0,1,3 (SCHEDULER_NODE_GPUS; default: auto)")
+        parser.add_argument("--resource", action="append", default=None, metavar="NAME=COUNT",
+                            help="a named countable resource this node offers (licences, FPGA slots); repeatable "
+                                 "(SCHEDULER_NODE_RESOURCES=a=1,b=2)")
 
     def handle(self, *args, **options) -> None:
         try:
@@ -39,7 +42,7 @@ class Command(BaseCommand):
                 master=options["master"], join_token=options["join_token"], name=options["name"],
                 cpu=options["cpu"], mem=options["mem"], labels=options["labels"], state_dir=options["state_dir"],
                 spool_max_mib=options["spool_max_mib"], exclusive_cpus=options["exclusive_cpus"],
-                gpus=options["gpus"],
+                gpus=options["gpus"], resources=options["resource"],
             )
         except ConfigError as error:
             raise CommandError(str(error)) from None
