@@ -5,6 +5,7 @@ lost with a GPU task requeues it and frees the device."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,24 @@ def test_a_named_resource_an_agent_offers_is_counted_like_cpu(cluster, tmp_path)
     release.touch()
     cluster.wait_task(second["id"], "SUCCEEDED", timeout=60)
     assert cluster.node("licensed")["resources"]["matlab"]["allocated"] == 0
+
+
+def test_an_agent_detects_gpus_with_nvidia_smi_and_registers_them(cluster, tmp_path):
+    """`--gpus auto` (the default) with an `nvidia-smi` on PATH: here a stand-in that prints output
+    recorded in the documented query format, as no GPU is at hand."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    recorded = Path(__file__).parent / "data" / "nvidia-smi-query-gpu.csv"
+    fake = bin_dir / "nvidia-smi"
+    fake.write_text('#!/bin/sh\n'
+                    f'[ "$1" = "--query-gpu=index,uuid,name,memory.total" ] && exec cat {recorded}\nexit 9\n')
+    fake.chmod(0o755)
+    cluster.start_agent("detected", cpu=2, mem=1024, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+
+    node = cluster.node("detected")
+    assert node["gpu"] == 4
+    assert node["gpu_devices"][0] == {"index": 0, "uuid": "GPU-8f6c2a8e-3b4d-11ee-be56-0242ac120002",
+                                      "model": "NVIDIA A100-SXM4-40GB", "memory": 40960}
+    task = cluster.submit('echo "[$CUDA_VISIBLE_DEVICES]"', cpu=0.5, mem=64, gpu=3)
+    cluster.wait_task(task["id"], "SUCCEEDED", timeout=60)
+    assert cluster.logs_text(task["id"]).strip() == "[0,1,2]"
