@@ -74,3 +74,16 @@ describe('SubmitForm GPUs', () => {
     expect(w.emitted('submit')![0][0]).not.toHaveProperty('gpu')
   })
 })
+
+describe('named resources in the submit form', () => {
+  it('sends NAME=COUNT lines as an object, and refuses a bad line beside its field', async () => {
+    const w = mount(SubmitForm, { props: { errors: {}, busy: false } })
+    await w.find('#f-command').setValue('matlab -batch run')
+    await w.find('#f-resources').setValue('matlab=one')
+    await w.find('form').trigger('submit')
+    expect(w.find('[data-testid=error-resources]').text()).toContain('NAME=COUNT')
+    await w.find('#f-resources').setValue('matlab=1\nfpga = 2')
+    await w.find('form').trigger('submit')
+    expect(w.emitted('submit')![0][0]).toMatchObject({ resources: { matlab: 1, fpga: 2 } })
+  })
+})

@@ -40,6 +40,8 @@ export interface Task {
   /** GPUs (issue 19): whole GPUs asked for, and the device indices the current (or last) attempt holds */
   gpu?: number
   gpu_devices?: number[]
+  /** named countable resources asked for (licences, FPGA slots): name -> count */
+  resources?: Record<string, number>
 }
 
 export interface TaskEvent {
@@ -85,6 +87,8 @@ export interface ClusterNode {
   gpu_allocated?: number
   gpu_free?: number
   gpu_devices?: GpuDevice[]
+  /** named countable resources: name -> capacity, allocated, free */
+  resources?: Record<string, { capacity: number; allocated: number; free: number }>
 }
 
 /** One GPU of a node, as its agent detected (nvidia-smi) or declared it (index alone). */
@@ -218,4 +222,5 @@ export interface SubmitRequest {
   env?: Record<string, string>
   node_selector?: Record<string, string>
   gpu?: number
+  resources?: Record<string, number>
 }

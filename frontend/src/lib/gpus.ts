@@ -27,3 +27,17 @@ export function gpuLabel(device: GpuDevice): string {
   const memory = device.memory ? `${Math.round(device.memory / 1024)} GiB` : ''
   return [model || `GPU ${device.index}`, memory].filter(Boolean).join(' · ')
 }
+
+/** "matlab=1\nfpga=2" -> {matlab: 1, fpga: 2}: the submit form's named resources. */
+export function parseResourceCounts(text: string): { value: Record<string, number>; error: string | null } {
+  const value: Record<string, number> = {}
+  const lines = text.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim()
+    if (!line || line.startsWith('#')) continue
+    const m = /^([A-Za-z][A-Za-z0-9._/-]{0,62})\s*=\s*(\d+)$/.exec(line)
+    if (!m) return { value, error: `Line ${i + 1}: expected NAME=COUNT, such as matlab=1.` }
+    value[m[1]] = Number(m[2])
+  }
+  return { value, error: null }
+}
