@@ -105,7 +105,7 @@ def cmd_submit(api: Api, args) -> int:
         body["gpu"] = args.gpus
     if args.resource:
         body["resources"] = {key: _count(key, value) for key, value in _labels(args.resource, "--resource").items()}
-    task = api.post("/api/v1/tasks", body)
+    task = api.post_once("/api/v1/tasks", body)
     if args.json:
         print(json.dumps(task))
     else:

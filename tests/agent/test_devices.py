@@ -11,7 +11,7 @@ import pytest
 
 from agent import devices
 from agent.config import ConfigError, build_config
-from agent.executor import TaskSpec, task_environment
+from agent.spawning import TaskSpec, task_environment
 
 RECORDED = (Path(__file__).parent / "data" / "nvidia-smi-query-gpu.csv").read_text()
 BASE = {"SCHEDULER_MASTER": "http://127.0.0.1:8000", "SCHEDULER_JOIN_TOKEN": "join-token-0123456789"}

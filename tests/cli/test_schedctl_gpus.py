@@ -8,14 +8,14 @@ import pytest
 
 from tests.cli.test_schedctl import schedctl
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
 
 def test_submit_gpus_show_and_nodes(cluster, user_env):
     cluster.start_agent("gpu-box", cpu=2, mem=512, options=("--gpus", "0,1"))
 
     done = schedctl("submit", "--cpu", "0.5", "--mem", "64", "--gpus", "2", "--follow", "--",
-                    "echo", "sees [$CUDA_VISIBLE_DEVICES]", env=user_env)
+                    "echo", "sees [$CUDA_VISIBLE_DEVICES]", env=user_env, timeout=150)
 
     assert done.returncode == 0, done.stderr
     assert "sees [0,1]" in done.stdout
