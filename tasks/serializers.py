@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from nodes.resources import MAX_NAMED_AMOUNT, MAX_NAMED_RESOURCES, NAMED_RESOURCE, RESERVED_NAMES
@@ -143,6 +144,8 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+                     "example": {"matlab": 1}})
 class NamedResourcesField(serializers.Field):
     """Named countable resources: an object of name -> whole number (licences, FPGA slots)."""
 
