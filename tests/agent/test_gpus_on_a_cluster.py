@@ -6,6 +6,8 @@ lost with a GPU task requeues it and frees the device."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,16 @@ import pytest
 from tests.cluster import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+
+
+@pytest.fixture
+def release():
+    """Where the test drops the file that lets its tasks end: a directory the task user (tasks run
+    unprivileged, and pytest's tmp_path is 0700) can look into."""
+    directory = Path(tempfile.mkdtemp(prefix="gres-release-", dir="/tmp"))
+    directory.chmod(0o755)
+    yield directory / "release"
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 def held_until(release: Path) -> str:
@@ -26,8 +38,7 @@ def seen(cluster, task_id: int) -> str:
                                   if line.startswith("devices=")), None), timeout=60, what=f"task {task_id}'s output")
 
 
-def test_gpu_tasks_get_their_own_devices_wait_for_them_and_cpu_work_stays_off_the_gpu_node(cluster, tmp_path):
-    release = tmp_path / "release"
+def test_gpu_tasks_get_their_own_devices_wait_for_them_and_cpu_work_stays_off_the_gpu_node(cluster, release):
     cluster.start_agent("gpu-box", cpu=4, mem=2048, options=("--gpus", "0,1"))
     cluster.start_agent("cpu-box", cpu=4, mem=2048, options=("--gpus", "none"))
     assert (cluster.node("gpu-box")["gpu"], cluster.node("cpu-box")["gpu"]) == (2, 0)
@@ -55,8 +66,7 @@ def test_gpu_tasks_get_their_own_devices_wait_for_them_and_cpu_work_stays_off_th
     assert cluster.node("gpu-box")["gpu_allocated"] == 0
 
 
-def test_a_node_lost_with_a_gpu_task_requeues_it_frees_the_device_and_the_next_node_runs_it(cluster, tmp_path):
-    release = tmp_path / "release"
+def test_a_node_lost_with_a_gpu_task_requeues_it_frees_the_device_and_the_next_node_runs_it(cluster, release):
     cluster.start_sweeper()
     cluster.start_agent("gpu-a", cpu=2, mem=1024, options=("--gpus", "0,1"))
     task = cluster.submit(held_until(release), cpu=0.5, mem=64, gpu=2, max_attempts=3)
@@ -77,8 +87,7 @@ def test_a_node_lost_with_a_gpu_task_requeues_it_frees_the_device_and_the_next_n
     assert "devices=[2,3] scheduler=[2,3]" in cluster.logs_text(task["id"], attempt=2)
 
 
-def test_a_named_resource_an_agent_offers_is_counted_like_cpu(cluster, tmp_path):
-    release = tmp_path / "release"
+def test_a_named_resource_an_agent_offers_is_counted_like_cpu(cluster, release):
     cluster.start_agent("licensed", cpu=4, mem=1024, options=("--gpus", "none", "--resource", "matlab=1"))
     assert cluster.node("licensed")["resources"] == {"matlab": {"capacity": 1, "allocated": 0, "free": 1}}
 
