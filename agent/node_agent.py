@@ -166,7 +166,8 @@ class NodeAgent:
                 answer = self.client.register(
                     join_token=self.config.join_token, name=self.config.name,
                     cpu_millicores=self.config.cpu_millicores, mem_mib=self.config.mem_mib,
-                    labels=self.config.labels, node_token=token,
+                    labels=self.config.labels, node_token=token, gpus=list(self.config.gpus),
+                    resources=self.config.resources,
                     agent_info={"version": VERSION, "pid": os.getpid(), "hostname": socket.gethostname(),
                                 "memory_limits": self.limiter.kind},
                 )

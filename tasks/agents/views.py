@@ -28,7 +28,8 @@ class RegisterView(APIView):
         data = form.validated_data
         node, token = services.register_node(
             name=data["name"], cpu=data["cpu"], mem=data["mem"], labels=data["labels"],
-            agent_info=data["agent"], node_token=data["node_token"],
+            agent_info=data["agent"], node_token=data["node_token"], gpus=data["gpus"],
+            resources=data["resources"],
         )
         return Response(
             {
