@@ -21,20 +21,6 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
-@pytest.fixture
-def shared_dir():
-    """A directory the tasks may write: they run as the agents' unprivileged task user, who cannot
-    enter pytest's tmp_path (0700 parents)."""
-    import shutil
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.mkdtemp(prefix="findings-", dir="/var/tmp"))
-    os.chmod(path, 0o777)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 @pytest.mark.postgres
 def test_master_still_answers_after_clients_abandon_slow_requests(transactional_db, tmp_path, operator):
     cluster = Cluster(tmp_path, user=operator)
