@@ -97,10 +97,12 @@ class MasterClient:
         return data
 
     def register(self, *, join_token: str, name: str, cpu_millicores: int, mem_mib: int, labels: dict,
-                 agent_info: dict, node_token: str | None) -> dict:
+                 agent_info: dict, node_token: str | None, gpus: list[dict] | None = None,
+                 resources: dict[str, int] | None = None) -> dict:
         body = {
             "name": name, "cpu": f"{cpu_millicores / 1000:.3f}", "mem": mem_mib, "labels": labels,
-            "agent": agent_info, "node_token": node_token,
+            "agent": agent_info, "node_token": node_token, "gpus": gpus or [],
+            "resources": resources or {},
         }
         return self._post("/api/v1/internal/register", join_token, body)
 

@@ -1,6 +1,11 @@
 """What the agent is: master URL(s), join token, node name, capacity, labels, state dir, the user
 its tasks run as and where they work.
 
+Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
+SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
+SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS, SCHEDULER_NODE_GPUS,
+SCHEDULER_NODE_RESOURCES); capacity
+defaults to what psutil reports for this machine, GPUs to what nvidia-smi finds (`agent.devices`).
 Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN or
 SCHEDULER_JOIN_TOKEN_FILE, SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM,
 SCHEDULER_NODE_LABELS, SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS,
@@ -19,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from agent import devices
 from scheduler_site import formats  # pure standard library, shared with the master
 
 DEFAULT_SPOOL_MAX_MIB = 1024
@@ -41,6 +47,8 @@ class AgentConfig:
     carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_MIB * 1024 * 1024
     exclusive_cpus: bool = False  # whole-core tasks get CPUs of their own (agent/cpus.py)
+    gpus: tuple[dict, ...] = ()  # the devices offered: {index, uuid, model, memory} (agent/devices.py)
+    resources: dict[str, int] = field(default_factory=dict)  # named countable resources offered
     task_user: str | None = None  # run as root: tasks run as this user (default: agent.isolation's)
     work_dir: Path | None = None  # the root of the tasks' working directories (default: agent.isolation's)
 
@@ -116,6 +124,8 @@ def build_config(
     task_user: str | None = None,
     work_dir: str | None = None,
     env: dict[str, str] | None = None,
+    gpus: str | None = None,
+    resources: list[str] | None = None,
 ) -> AgentConfig:
     """Options first, then the environment, then what the machine reports."""
     env = dict(os.environ if env is None else env)
@@ -134,6 +144,7 @@ def build_config(
     spool_max_mib = spool_max_mib or env.get("SCHEDULER_SPOOL_MAX_MIB")
     if exclusive_cpus is None:
         exclusive_cpus = parse_flag(env.get("SCHEDULER_EXCLUSIVE_CPUS"), "SCHEDULER_EXCLUSIVE_CPUS")
+    gpus = gpus or env.get("SCHEDULER_NODE_GPUS")
     masters = tuple(url.strip().rstrip("/") for url in (master or "").split(",") if url.strip())
     if not masters or not all(re.match(r"^https?://[^/\s]+$", url) for url in masters):
         raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port "
@@ -143,6 +154,11 @@ def build_config(
                           "SCHEDULER_JOIN_TOKEN_FILE)")
     if not NAME.match(name):
         raise ConfigError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
+    try:
+        offered = tuple(devices.configured(gpus))
+        named = devices.named_resources(resources or [env.get("SCHEDULER_NODE_RESOURCES") or ""])
+    except devices.DeviceError as error:
+        raise ConfigError(str(error)) from None
     return AgentConfig(
         masters=masters,
         join_token=join_token,
@@ -155,6 +171,8 @@ def build_config(
         spool_max_bytes=(parse_mib(spool_max_mib, "--spool-max-mib") if spool_max_mib
                          else DEFAULT_SPOOL_MAX_MIB) * 1024 * 1024,
         exclusive_cpus=exclusive_cpus,
+        gpus=offered,
+        resources=named,
         task_user=task_user,
         work_dir=Path(work_dir) if work_dir else None,
     )

@@ -8,16 +8,24 @@ agent exited, however it died, kill -9 included), the guardian kills every group
 knows and exits. It ignores SIGINT/SIGTERM/SIGHUP so that a signal to the terminal or the
 agent's group does not take it first.
 
-Run as `python -m agent.guardian` (the agent does this); the protocol is one line per group.
+It also holds the agent's lease (agent.lease): "L<seconds>" renews it for that long. When a
+renewal is late (the agent is frozen, or has heard no master for the lease), the guardian kills
+every group it knows, as when the agent dies, and goes on serving the agent.
+
+Run as `python -m agent.guardian` (the agent does this); the protocol is one line per group or
+renewal.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 
 
 def _kill_all(groups: set[int]) -> None:
@@ -28,13 +36,45 @@ def _kill_all(groups: set[int]) -> None:
             pass
 
 
+def _lines(fd: int, until: Callable[[], float | None]):
+    """Lines from `fd`; None each time the deadline `until()` passes with no line; ends at EOF."""
+    pending = b""
+    while True:
+        deadline = until()
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], timeout)
+        if not ready:
+            yield None
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode(errors="replace").strip()
+
+
 def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     groups: set[int] = set()
-    for line in sys.stdin:
-        line = line.strip()
-        if len(line) < 2 or not line[1:].isdigit():
+    lease: dict[str, float | None] = {"until": None}  # read by _lines at each wait
+    for line in _lines(sys.stdin.fileno(), lambda: lease["until"]):
+        if line is None:  # the lease ran out: the agent is frozen or cut off from the masters
+            _kill_all(groups)
+            groups.clear()
+            lease["until"] = None  # until the agent renews it again
+            continue
+        if len(line) < 2:
+            continue
+        if line[0] == "L":
+            try:
+                lease["until"] = time.monotonic() + float(line[1:])
+            except ValueError:
+                pass
+            continue
+        if not line[1:].isdigit():
             continue
         group = int(line[1:])
         if line[0] == "+":
@@ -75,6 +115,10 @@ class Guardian:
 
     def forget(self, group: int) -> None:
         self._tell(f"-{group}")
+
+    def lease(self, seconds: float) -> None:
+        """Renew the lease: kill every task unless renewed again within `seconds`."""
+        self._tell(f"L{seconds:.3f}")
 
     def close(self) -> None:
         """Normal shutdown: the agent has stopped its tasks itself; let the guardian go."""

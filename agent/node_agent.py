@@ -7,6 +7,7 @@ the parts and carries out their decisions:
     reaper     (agent.reaping)   watches running processes until they end (thread "executor")
     shipper    (agent.shipper)   sends due reports and spooled output (thread "shipper")
     link       (agent.link)      the WebSocket (thread "link"); client: HTTP
+    lease      (agent.lease)     no heartbeat answer for longer than it: the tasks are stopped
 
 The main thread registers and heartbeats. No lock is held across network I/O, so a slow master
 can never stall the reaper, and a task never waits on us. Every thread loop runs under
@@ -30,6 +31,7 @@ from agent.config import AgentConfig
 from agent.cpus import CpuPlan, available_cpus
 from agent.guardian import Guardian
 from agent.isolation import WorkRoot, describe, task_user
+from agent.lease import Lease
 from agent.ledger import AttemptLedger
 from agent.limits import CpuPinning, memory_limiter
 from agent.link import Link
@@ -47,6 +49,7 @@ from agent.usage import UsageMeter
 log = logging.getLogger("agent")
 
 VERSION = "1"
+LEASE_LOST = "No master answered the agent's heartbeats for longer than its lease; it stopped the task."
 
 
 class FatalError(Exception):
@@ -71,6 +74,8 @@ class NodeAgent:
         self.ledger = AttemptLedger()
         self._records_lock = threading.Lock()  # a record's change and its save, in one order
         self.guardian = Guardian()
+        self.lease = Lease()
+        self.lease_killed: set[Key] = set()  # attempts the agent killed because its lease ran out
         self.limiter = memory_limiter()
         self.pinning = CpuPinning(CpuPlan(available_cpus())) if config.exclusive_cpus else None
         self.spawner = Spawner(node_name=config.name, limiter=self.limiter, pinning=self.pinning,
@@ -119,6 +124,7 @@ class NodeAgent:
     def _beat(self) -> None:
         try:
             self._heartbeat()
+            self._enforce_lease()
         except FatalError as error:
             # Registering again was refused (the join token rotated, the node forgotten): stop
             # cleanly and say why; a supervisor restarting us would only be refused again.
@@ -160,7 +166,8 @@ class NodeAgent:
                 answer = self.client.register(
                     join_token=self.config.join_token, name=self.config.name,
                     cpu_millicores=self.config.cpu_millicores, mem_mib=self.config.mem_mib,
-                    labels=self.config.labels, node_token=token,
+                    labels=self.config.labels, node_token=token, gpus=list(self.config.gpus),
+                    resources=self.config.resources,
                     agent_info={"version": VERSION, "pid": os.getpid(), "hostname": socket.gethostname(),
                                 "memory_limits": self.limiter.kind},
                 )
@@ -187,6 +194,8 @@ class NodeAgent:
             self.identity = identity
             self.heartbeat_interval = float(answer.get("heartbeat_interval", 3.0))
             self.reaper.kill_grace = float(answer.get("kill_grace", 5.0))
+            self.lease.configure(offline_after=answer.get("offline_after"), heartbeat_interval=self.heartbeat_interval)
+            self._renew_lease()
             log.info("registered", extra={"node_id": identity.node_id, "node": identity.name})
             return
 
@@ -252,7 +261,30 @@ class NodeAgent:
                 log.error("heartbeat refused", extra={"error": str(error)})
             return
         self.heartbeat_interval = float(answer.get("heartbeat_interval", self.heartbeat_interval))
+        self._renew_lease()
         self._apply(answer)
+
+    # -- the lease ----------------------------------------------------------------------------
+
+    def _renew_lease(self) -> None:
+        """A master answered a heartbeat (or a registration): the lease starts again, here and in
+        the guardian, which stops every task itself if the next renewal does not come in time."""
+        self.lease.renew()
+        if self.lease.duration is not None:
+            self.guardian.lease(self.lease.duration)
+
+    def _enforce_lease(self) -> None:
+        """No heartbeat answer for longer than the lease: the masters are about to give this node
+        up and requeue its tasks; stop them first (reported `lost`, so they run again elsewhere)."""
+        if not self.lease.expired():
+            return
+        for key in list(self.reaper.tasks):
+            if key in self.lease_killed:
+                continue
+            log.warning("no master has answered for longer than the lease; stopping the task",
+                        extra={"task": key[0], "attempt": key[1], "lease_s": self.lease.duration})
+            self.lease_killed.add(key)
+            self.reaper.kill(*key, reason=ExitReason.KILLED)
 
     def _running_reports(self) -> dict[Key, Report]:
         return {running.key: protocol.running(task=running.spec.task, attempt=running.spec.attempt,
@@ -273,6 +305,7 @@ class NodeAgent:
             self._apply(frame)
         elif kind == DownFrame.HEARTBEAT_ACK:
             self.last_ack, self.ws_beats_unanswered = time.monotonic(), False
+            self._renew_lease()
             generation = frame.get("generation")
             if generation is not None and generation > self.ledger.generation_seen:
                 self.link.send(protocol.sync())  # our desired state is behind: fetch it
@@ -364,6 +397,17 @@ class NodeAgent:
     def _on_exit(self, running: RunningTask) -> None:
         """Reaper thread: record the end; the shipper reports it once the output is delivered."""
         key = running.key
+        by_lease = key in self.lease_killed or (
+            running.exit_reason is None
+            and self.lease.killed_by_lease(started_at=running.started_at, exit_code=running.exit_code))
+        self.lease_killed.discard(key)
+        if by_lease:
+            # Not the command's end: the lease ran out (agent or guardian). No exit code in the record,
+            # so a next life reports it lost too; the master requeues it (or has already).
+            log.warning("task stopped by the lease; reporting it lost", extra={"task": key[0], "attempt": key[1]})
+            self.ledger.ended_here(key, protocol.lost(task=key[0], attempt=key[1], message=LEASE_LOST))
+            self.shipper.wake()
+            return
         self._save_record(key, exit_code=running.exit_code, reason=running.exit_reason)
         if self.stopping.is_set() and running.exit_reason == ExitReason.KILLED:
             # Killed because the agent is stopping, not for anything the task did: no end to report;

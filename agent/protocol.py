@@ -91,13 +91,14 @@ MAX_CHUNKS_PER_FRAME = 2000
 MAX_REPORTS_PER_FRAME = 10_000
 MAX_CHUNK_CHARS = 1024 * 1024
 MAX_MESSAGE_CHARS = 1000
+MAX_GPU_INDEX = 1023  # a device index as `nvidia-smi` numbers them, or as declared with --gpus
 _MAX_INT_DIGITS = 19  # 2**63 - 1 has 19 digits
 
 REPORT_FIELDS = ("task", "attempt", "state", "pid", "exit_code", "reason", "at", "message")
 CHUNK_FIELDS = ("task", "attempt", "seq", "stream", "data", "ts")
 HEARTBEAT_FIELDS = ("cpu_usage", "mem_usage", "tasks")
 ASSIGNMENT_FIELDS = ("task", "attempt", "status")  # plus ASSIGNMENT_SPEC_FIELDS while the task is yet to start
-ASSIGNMENT_SPEC_FIELDS = ("name", "command", "env", "timeout", "cpu", "mem")
+ASSIGNMENT_SPEC_FIELDS = ("name", "command", "env", "timeout", "cpu", "mem", "gpu_devices")
 
 
 class ProtocolError(ValueError):
@@ -198,7 +199,8 @@ def _report_json(report: Report | dict) -> dict:
 
 
 def assignment(*, task: int, attempt: int, status: str, spec: Mapping | None = None) -> dict:
-    """One desired assignment; `spec` (name, command, env, timeout, cpu, mem) only while it is yet to start."""
+    """One desired assignment; `spec` (name, command, env, timeout, cpu, mem, gpu_devices: the device
+    indices it may see) only while it is yet to start."""
     entry = {"task": task, "attempt": attempt, "status": str(status)}
     if spec is not None:
         entry.update({name: spec[name] for name in ASSIGNMENT_SPEC_FIELDS})

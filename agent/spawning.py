@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from agent.cpus import spawn_on
+from agent.devices import gpu_environment
 from agent.isolation import TaskUser
 from agent.limits import CgroupV2Memory, CpuPinning, SessionWatchdog
 from agent.spool import AttemptSpool
@@ -41,6 +42,7 @@ class TaskSpec:
     cpu: int = 1000
     mem: int = 256
     name: str = ""
+    gpu_devices: list[int] = field(default_factory=list)  # the only GPUs it may see (agent/devices.py)
 
     @classmethod
     def from_assignment(cls, assignment: Mapping) -> TaskSpec:
@@ -50,6 +52,7 @@ class TaskSpec:
             env=dict(assignment.get("env") or {}), timeout=assignment.get("timeout"),
             cpu=int(assignment.get("cpu") or 0), mem=int(assignment.get("mem") or 0),
             name=assignment.get("name") or "",
+            gpu_devices=[int(index) for index in assignment.get("gpu_devices") or []],
         )
 
     @property
@@ -99,6 +102,7 @@ def task_environment(spec: TaskSpec, node_name: str, *, user: TaskUser | None = 
         SCHEDULER_CPU=f"{spec.cpu / 1000:g}",
         SCHEDULER_MEM=str(spec.mem),
     )
+    env.update(gpu_environment(spec.gpu_devices))  # after the task's env: its pinning cannot be undone
     return env
 
 

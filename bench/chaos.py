@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pending", type=int, default=100_000, help="overload: pending tasks")
     parser.add_argument("--subscribers", type=int, default=1000, help="overload: log subscribers")
     parser.add_argument("--flood", type=int, default=2000, help="overload: submits from 16 clients first (0: none)")
+    parser.add_argument("--surge", type=int, default=400, help="overload: clients submitting at the same moment "
+                        "(0: none)")
     parser.add_argument("--ramp", type=int, default=0, help="overload: at most this many subscriber handshakes "
                         "at once (default: all at once)")
     args = parser.parse_args(argv)
@@ -60,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         from bench.soak.overload import probe
 
         figures = probe(workdir=workdir, pending=args.pending, subscribers=args.subscribers, flood=args.flood,
-                        ramp=args.ramp)
+                        ramp=args.ramp, surge=args.surge)
         print(json.dumps(figures, indent=2))
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2))

@@ -23,12 +23,12 @@ class NodeEventInline(admin.TabularInline):
 
 @admin.register(Node)
 class NodeAdmin(admin.ModelAdmin):
-    list_display = ("name", "status", "draining", "cpu", "memory", "cpu_usage", "mem_usage", "last_heartbeat")
+    list_display = ("name", "status", "draining", "cpu", "memory", "gpus", "cpu_usage", "mem_usage", "last_heartbeat")
     list_filter = ("status", "draining")
     search_fields = ("name",)
     readonly_fields = ("status", "cpu_capacity", "mem_capacity", "cpu_allocated", "mem_allocated", "cpu_usage",
                        "mem_usage", "last_heartbeat", "generation", "agent_info", "registered_at", "created_at",
-                       "draining")
+                       "draining", "gpu_capacity", "gpu_allocated", "gpu_devices")
     fields = ("name", "labels", *readonly_fields)
     inlines = [NodeEventInline]
     actions = ["drain", "undrain", "forget"]
@@ -40,6 +40,10 @@ class NodeAdmin(admin.ModelAdmin):
     @admin.display(description="Memory (allocated / MiB)")
     def memory(self, node: Node) -> str:
         return f"{node.mem_allocated} / {node.mem_capacity}"
+
+    @admin.display(description="GPUs (allocated / total)")
+    def gpus(self, node: Node) -> str:
+        return f"{node.gpu_allocated} / {node.gpu_capacity}" if node.gpu_capacity else "-"
 
     def has_add_permission(self, request) -> bool:
         return False  # nodes join through their agent

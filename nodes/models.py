@@ -1,6 +1,6 @@
 """Worker nodes: identity, capacity and reservations (integers), live usage, health, and history.
 
-`status` is written only by `nodes.health`; `cpu_allocated`/`mem_allocated`/`generation` only by
+`status` is written only by `nodes.health`; the `*_allocated` columns and `generation` only by
 `tasks.accounting`, in the same transaction as the task transitions that cause them.
 """
 
@@ -25,6 +25,16 @@ class Node(models.Model):
     mem_capacity = models.PositiveIntegerField(help_text="MiB")
     cpu_allocated = models.PositiveIntegerField(default=0, help_text="millicores held by ASSIGNED and RUNNING tasks")
     mem_allocated = models.PositiveIntegerField(default=0, help_text="MiB reserved by ASSIGNED and RUNNING tasks")
+    # -- GPUs (issue 19): the count is the resource vector's `gpu` entry; the devices are which ones
+    gpu_capacity = models.PositiveIntegerField(default=0, help_text="GPUs the agent advertised")
+    gpu_allocated = models.PositiveIntegerField(default=0, help_text="GPUs held by ASSIGNED and RUNNING tasks")
+    gpu_devices = models.JSONField(default=list, blank=True,
+                                   help_text="[{index, uuid, model, memory}] as the agent detected or declared them")
+    # named countable resources (`nodes.resources`, "Named countable resources"): name -> count
+    resources = models.JSONField(default=dict, blank=True, help_text="named resources the agent advertised")
+    resources_allocated = models.JSONField(default=dict, blank=True,
+                                           help_text="named resources held by ASSIGNED and RUNNING tasks")
+    # -- end GPUs
     cpu_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
     mem_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
     status = models.CharField(max_length=10, choices=choices(NodeStatus), default=NodeStatus.ONLINE, db_index=True)

@@ -24,4 +24,13 @@ def node_summary(node: Node, *, tasks_running: int | None = None) -> dict:
         "last_heartbeat": iso(node.last_heartbeat),
         "tasks_running": running,
         "registered_at": iso(node.registered_at),
+        "gpu_devices": node.gpu_devices or [],  # GPUs (issue 19): [{index, uuid, model, memory}]
+        "resources": named_resources(node),
     }
+
+
+def named_resources(node: Node) -> dict[str, dict[str, int]]:
+    """Named countable resources: name -> {capacity, allocated, free}."""
+    held = node.resources_allocated or {}
+    return {name: {"capacity": capacity, "allocated": held.get(name, 0), "free": capacity - held.get(name, 0)}
+            for name, capacity in sorted((node.resources or {}).items())}

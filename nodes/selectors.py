@@ -30,3 +30,9 @@ def get_node(node_id: str | int) -> Node:
     if node is None:
         raise NotFound(f"Node {node_id!r} not found.")
     return node
+
+
+def known_resource_names() -> list[str]:
+    """Named resources some registered node advertises (submit refuses any other name)."""
+    return sorted({name for names in Node.objects.exclude(resources={}).values_list("resources", flat=True)
+                   for name in names or {}})

@@ -33,6 +33,14 @@ class NodeSerializer(serializers.Serializer):
     last_heartbeat = serializers.DateTimeField()
     tasks_running = serializers.IntegerField(help_text="tasks ASSIGNED to or RUNNING on the node")
     registered_at = serializers.DateTimeField()
+    # -- GPUs (issue 19)
+    gpu = serializers.IntegerField(help_text="capacity, GPUs")
+    gpu_allocated = serializers.IntegerField()
+    gpu_free = serializers.IntegerField()
+    gpu_devices = serializers.ListField(
+        child=serializers.DictField(), help_text="[{index, uuid, model, memory (MiB)}]")
+    resources = serializers.DictField(child=serializers.DictField(child=serializers.IntegerField()),
+                                      help_text="named resources: name -> {capacity, allocated, free}")
 
     def to_representation(self, instance) -> dict:
         return node_summary(instance)

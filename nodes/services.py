@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,7 +12,7 @@ from nodes import hooks
 from nodes.health import set_status
 from nodes.models import Node, NodeEvent, NodeStatus
 from nodes.node_updates import nodes_changed
-from nodes.resources import CPU, MEMORY, RESOURCES
+from nodes.resources import CPU, GPU, MEMORY, RESOURCES
 from scheduler_site import tokens
 from scheduler_site.exceptions import NodeNameTaken
 from scheduler_site.formats import millicores_to_cores, parse_id, plural
@@ -41,23 +41,30 @@ def register_node(
     labels: Mapping[str, str],
     agent_info: Mapping[str, object],
     node_token: str | None = None,
+    gpus: Sequence[Mapping[str, object]] = (),
+    resources: Mapping[str, int] | None = None,
 ) -> tuple[Node, str]:
     """Join (or rejoin) the cluster. Returns the node and its clear token.
 
     The join token creates new nodes only: a name already in use is taken back only by the holder
     of that node's own token (an agent restarted with its state dir), whatever the node's status.
     To give the name to another agent, an operator forgets the node first (`forget_node`).
+    `gpus`: the devices the agent found or was told about ({index, uuid, model, memory}); their
+    number is the node's GPU capacity. `resources`: named countable resources, name -> count.
     """
+    resources = {name: count for name, count in (resources or {}).items() if count}
     now = timezone.now()
     node = Node.objects.select_for_update().filter(name=name).first()
     if node is None:
         secret = tokens.new_secret()
         node = Node.objects.create(
             name=name, cpu_capacity=cpu, mem_capacity=mem, labels=dict(labels), agent_info=dict(agent_info),
+            gpu_capacity=len(gpus), gpu_devices=[dict(device) for device in gpus], resources=resources,
             token_digest=tokens.hash_secret(secret), last_heartbeat=now, registered_at=now,
         )
         NodeEvent.objects.create(node=node, to_status=NodeStatus.ONLINE, reason="Registered",
-                                 message=f"Joined with {plural(millicores_to_cores(cpu), 'core')}, {mem} MiB.")
+                                 message=f"Joined with {plural(millicores_to_cores(cpu), 'core')}, {mem} MiB"
+                                         + (f", {plural(len(gpus), 'GPU')}." if gpus else "."))
         nodes_changed([node])
         hooks.placement_wanted()
         log.info("node registered", extra={"node": name, "node_id": node.pk})
@@ -77,16 +84,20 @@ def register_node(
         )
     token = node_token
     # Capacity may change between lives; it never drops below what tasks hold right now.
-    offered = {CPU.capacity_field: cpu, MEMORY.capacity_field: mem}
+    offered = {CPU.capacity_field: cpu, MEMORY.capacity_field: mem, GPU.capacity_field: len(gpus)}
     for resource in RESOURCES:
         setattr(node, resource.capacity_field,
                 max(offered[resource.capacity_field], getattr(node, resource.allocated_field)))
     node.labels = dict(labels)
     node.agent_info = dict(agent_info)
+    node.gpu_devices = [dict(device) for device in gpus]  # tasks on devices gone keep them until they end
+    held = node.resources_allocated or {}
+    node.resources = {name: max(resources.get(name, 0), held.get(name, 0))
+                      for name in sorted({*resources, *held}) if max(resources.get(name, 0), held.get(name, 0))}
     node.last_heartbeat = now
     node.registered_at = now
-    node.save(update_fields=[*(r.capacity_field for r in RESOURCES), "labels", "agent_info", "last_heartbeat",
-                             "registered_at"])
+    node.save(update_fields=[*(r.capacity_field for r in RESOURCES), "labels", "agent_info", "gpu_devices",
+                             "resources", "last_heartbeat", "registered_at"])
     if node.status == NodeStatus.ONLINE:
         NodeEvent.objects.create(node=node, from_status=node.status, to_status=node.status,
                                  reason="Rejoined", message="Agent registered again.")

@@ -52,14 +52,20 @@ def _table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
                      for line in cells)
 
 
-def _labels(raw: list[str]) -> dict[str, str]:
+def _labels(raw: list[str], option: str = "--selector") -> dict[str, str]:
     labels = {}
     for item in raw:
         key, sep, value = item.partition("=")
         if not sep:
-            raise CliError(f"--selector {item!r}: expected key=value")
+            raise CliError(f"{option} {item!r}: expected key=value")
         labels[key] = value
     return labels
+
+
+def _count(name: str, raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise CliError(f"--resource {name}={raw}: the count must be a whole number")
+    return int(raw)
 
 
 def _node_id(api: Api, name_or_id: str) -> int:
@@ -94,7 +100,11 @@ def _task_body(args) -> dict:
     if args.selector:
         body["node_selector"] = _labels(args.selector)
     if args.env:
-        body["env"] = _labels(args.env)
+        body["env"] = _labels(args.env, "--env")
+    if args.gpus:
+        body["gpu"] = args.gpus
+    if args.resource:
+        body["resources"] = {key: _count(key, value) for key, value in _labels(args.resource, "--resource").items()}
     # batch workloads (issue 16)
     if args.retries is not None:
         body["retries"] = args.retries
@@ -183,6 +193,9 @@ def cmd_show(api: Api, args) -> int:
     for key in ("id", "name", "status", "status_reason", "status_message", "node_name", "attempt", "max_attempts",
                 "cpu", "mem", "priority", "timeout", "exit_code", "created_at", "started_at", "finished_at"):
         print(f"{key:15} {task.get(key) if task.get(key) is not None else ''}")
+    if task.get("gpu"):
+        devices = ",".join(str(index) for index in task.get("gpu_devices") or [])
+        print(f"{'gpu':15} {task['gpu']}" + (f" (devices {devices})" if devices else ""))
     print(f"{'command':15} {task['command']}")
     print("\nEVENTS")
     print(_table(task["events"], [("TIME", "time"), ("TRY", "attempt"), ("TO", "to_status"), ("NODE", "node_name"),
@@ -325,9 +338,10 @@ def cmd_nodes(api: Api, args) -> int:
         return 0
     rows = [{**n, "status": n["status"] + (" draining" if n["draining"] else ""),
              "cpu": f"{n['cpu_allocated']:g}/{n['cpu']:g}", "mem": f"{n['mem_allocated']}/{n['mem']}",
+             "gpu": f"{n['gpu_allocated']}/{n['gpu']}" if n.get("gpu") else "-",
              "usage": "" if n["cpu_usage"] is None else f"{n['cpu_usage']:.0f}% cpu {n['mem_usage']:.0f}% mem",
              "labels": ",".join(f"{k}={v}" for k, v in n["labels"].items())} for n in page["results"]]
-    print(_table(rows, [("NAME", "name"), ("STATUS", "status"), ("CPU", "cpu"), ("MEM (MiB)", "mem"),
+    print(_table(rows, [("NAME", "name"), ("STATUS", "status"), ("CPU", "cpu"), ("MEM (MiB)", "mem"), ("GPU", "gpu"),
                         ("TASKS", "tasks_running"), ("USAGE", "usage"), ("LABELS", "labels")]))
     return 0
 
@@ -349,6 +363,9 @@ def _task_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=None, help="seconds")
     parser.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
     parser.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
+    parser.add_argument("--gpus", type=int, default=0, help="whole GPUs; the task sees only the devices it is given")
+    parser.add_argument("--resource", action="append", default=[], metavar="NAME=COUNT",
+                        help="a named resource some node offers, e.g. matlab=1 (repeatable)")
     # batch workloads (issue 16)
     parser.add_argument("--retries", type=int, default=None, help="extra attempts after the command fails")
     parser.add_argument("--retry-backoff", type=float, default=None,

@@ -15,9 +15,13 @@ from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from scheduler_site.formats import MAX_CORES, MILLICORES_PER_CORE
+from scheduler_site.idempotency import HEADER, KEY_TEXT, MAX_KEY_LENGTH
 
-# A JSON-number-like string, as `formats.parse_cores` reads it.
-NUMBER_PATTERN = r"^\s*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*$"
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store NUL: every text field refuses it
+# Cores as a string, in the plain decimal form: more than 0, at most MAX_CORES (1024), at most three
+# decimals. (The API also reads exponents, '+' and surrounding spaces, which the schema leaves out.)
+CORES_TEXT = (r"^(?=[^1-9]*[1-9])(?:(?:0|[1-9][0-9]{0,2}|10[01][0-9]|102[0-3])(?:\.[0-9]{1,3})?"
+              r"|1024(?:\.0{1,3})?)$")
 
 
 def _token_scheme(description: str) -> dict:
@@ -55,8 +59,8 @@ class CoresFieldSchema(OpenApiSerializerFieldExtension):
         step = 1 / MILLICORES_PER_CORE
         return {
             "oneOf": [
-                {"type": "number", "minimum": step, "maximum": MAX_CORES},
-                {"type": "string", "pattern": NUMBER_PATTERN},
+                {"type": "number", "minimum": step, "maximum": MAX_CORES, "multipleOf": step},
+                {"type": "string", "pattern": CORES_TEXT},
             ],
             "description": f"cores, a number or a string holding one: at least {step:g} (1 millicore), at most "
                            f"{MAX_CORES}, at most three decimals",
@@ -67,9 +71,20 @@ class StringMapFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "tasks.serializers.StringMapField"
 
     def map_serializer_field(self, auto_schema, direction):
-        return {"type": "object", "additionalProperties": {"type": "string"},
+        return {"type": "object", "additionalProperties": {"type": "string", "pattern": NO_NUL},
+                "propertyNames": {"pattern": self.target.key_schema_pattern},
                 "maxProperties": self.target.max_entries,
                 "description": f"string keys ({self.target.key_help}) to string values"}
+
+
+class PositiveSecondsFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = "tasks.serializers.PositiveSecondsField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema: dict[str, Any] = {"type": "number", "minimum": 0, "exclusiveMinimum": True}
+        if self.target.max_value is not None:
+            schema["maximum"] = self.target.max_value
+        return schema
 
 
 def paginated(item: serializers.Serializer, name: str, *, cursor: bool = False) -> serializers.Serializer:
@@ -117,12 +132,36 @@ EXTRA: dict[tuple[str, str], tuple[str, ...]] = {
 }
 
 
+# What the submit's text fields refuse besides their length: NUL, and a command of only whitespace.
+TEXT_PATTERNS = {
+    ("TaskSubmitRequest", "command"): r"^[^\x00]*\S[^\x00]*$",
+    ("TaskSubmitRequest", "name"): NO_NUL,
+}
+
+
+# Bodies whose unknown fields are refused (RejectUnknownFieldsMixin, agent.protocol's reports).
+CLOSED = ("TaskSubmitRequest", "RegisterRequest", "HeartbeatRequest", "ReportRequest")
+
+
 def postprocess(result: dict, generator, request, public) -> dict:
-    """Every operation declares the errors it can answer, in the API's error shape."""
+    """Every operation declares the errors it can answer, in the API's error shape; the request
+    bodies say what the API refuses besides types (unknown fields, NUL, blank commands)."""
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for component in CLOSED:
+        if component in schemas:
+            schemas[component]["additionalProperties"] = False
+    for (component, field), pattern in TEXT_PATTERNS.items():
+        if field in schemas.get(component, {}).get("properties", {}):
+            schemas[component]["properties"][field]["pattern"] = pattern
     schemas["Error"] = ERROR
     for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("name") in ("page", "page_size"):  # whole numbers from 1
+                    parameter.setdefault("schema", {})["minimum"] = 1
+                if parameter.get("name") == HEADER:
+                    parameter["schema"] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH,
+                                           "pattern": KEY_TEXT.pattern.join("^$")}
             codes = ["400", "401", "403", "405"]
             if re.search(r"\{[^}]+\}", path):
                 codes.append("404")

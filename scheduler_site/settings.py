@@ -235,6 +235,7 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "mini-scheduler API",
     "DESCRIPTION": "Submit shell commands with CPU and memory requests; watch them run.",
     "VERSION": "1",
+    "OAS_VERSION": "3.1.0",  # 3.1: propertyNames (env names, label keys) and plain JSON Schema
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -26,7 +26,7 @@ class TaskEventInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "short_command", "status", "node_name", "attempt", "cpu", "mem", "priority",
+    list_display = ("id", "name", "short_command", "status", "node_name", "attempt", "cpu", "mem", "gpu", "priority",
                     "exit_code", "created_at")
     list_filter = ("status", "node_name", ("array", admin.EmptyFieldListFilter))
     search_fields = ("name", "command", "node_name")
@@ -37,7 +37,8 @@ class TaskAdmin(admin.ModelAdmin):
                        # batch workloads (issue 16)
                        "retries", "retries_used", "lost_attempts", "retry_backoff", "retry_backoff_max",
                        "retry_on_exit_codes", "not_before", "dependency", "dependencies", "dependents_list",
-                       "array_link", "array_index")
+                       "array_link", "array_index",
+                       "gpu", "gpu_devices")
     fields = ("name", "priority", *readonly_fields)
     inlines = [TaskEventInline]
     actions = ["cancel", "requeue"]

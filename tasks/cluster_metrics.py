@@ -3,11 +3,12 @@ one master reports the whole cluster (registered with `scheduler_site.metrics` b
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from nodes.models import Node
+from nodes.resources import RESOURCES
 from scheduler_site.statuses import NODE_STATUSES, TASK_STATUSES, TaskStatus
 from tasks.models import Task
 
@@ -27,3 +28,20 @@ class ClusterCollector(Collector):
         yield nodes
         yield GaugeMetricFamily("scheduler_nodes_draining", "Nodes draining.",
                                 value=Node.objects.filter(draining=True).count())
+        yield from _resources()
+
+
+def _resources():
+    """Capacity and allocation of every resource of the vector (cpu in millicores, memory in MiB,
+    gpu in devices), summed over the registered nodes."""
+    sums = Node.objects.aggregate(**{f"c{i}": Sum(r.capacity_field) for i, r in enumerate(RESOURCES)},
+                                  **{f"a{i}": Sum(r.allocated_field) for i, r in enumerate(RESOURCES)})
+    capacity = GaugeMetricFamily("scheduler_resource_capacity", "Capacity of the nodes, per resource, in its "
+                                 "stored unit (cpu: millicores, memory: MiB, gpu: devices).", labels=["resource"])
+    allocated = GaugeMetricFamily("scheduler_resource_allocated", "Held by ASSIGNED and RUNNING tasks, per "
+                                  "resource, in its stored unit.", labels=["resource"])
+    for i, resource in enumerate(RESOURCES):
+        capacity.add_metric([resource.name], sums[f"c{i}"] or 0)
+        allocated.add_metric([resource.name], sums[f"a{i}"] or 0)
+    yield capacity
+    yield allocated

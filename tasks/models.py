@@ -49,6 +49,13 @@ class Task(models.Model):
     )
     log_bytes = models.BigIntegerField(default=0, editable=False)
     log_bytes_dropped = models.BigIntegerField(default=0, editable=False)
+    # -- GPUs (issue 19): the request is the resource vector's `gpu` entry; the devices are the
+    # indices on its node the current (or last) attempt holds, chosen by `tasks.devices` at placement.
+    gpu = models.PositiveIntegerField(default=0, help_text="whole GPUs")
+    gpu_devices = models.JSONField(default=list, blank=True, editable=False,
+                                   help_text="device indices on its node held by the current (or last) attempt")
+    resources = models.JSONField(default=dict, blank=True, help_text="named countable resources: name -> count")
+    # -- end GPUs
 
     # --- batch workloads (issue 16): retries, dependencies, arrays; rules in tasks/batch/ ---
     retries = models.PositiveIntegerField(default=0, help_text="extra attempts after the command itself fails")

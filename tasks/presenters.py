@@ -34,6 +34,8 @@ def task_summary(task: Task) -> dict:
         "finished_at": iso(task.finished_at),
         "updated_at": iso(task.updated_at),  # newer wins when a REST copy and a live one cross
         "rerun_of": task.rerun_of_id,
+        "gpu_devices": task.gpu_devices or [],  # GPUs (issue 19): devices the current or last attempt held
+        "resources": task.resources or {},  # named countable resources asked for
         **batch_summary(task),
     }
 

@@ -6,8 +6,11 @@ from __future__ import annotations
 import math
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from nodes.resources import MAX_NAMED_AMOUNT, MAX_NAMED_RESOURCES, NAMED_RESOURCE, RESERVED_NAMES
+from nodes.selectors import known_resource_names
 from scheduler_site.formats import MAX_CORES, NUMBER_TEXT, QuantityError, millicores_to_cores, parse_cores
 from scheduler_site.statuses import DEPENDENCIES, Dependency, TaskStatus, choices
 from tasks.batch import array_spec, dependencies
@@ -71,12 +74,22 @@ class StrictFloatField(serializers.FloatField):
 
 
 class StrictIntegerField(serializers.IntegerField):
-    """An integer and only an integer: booleans, floats and strings are refused."""
+    """A whole number written as one: 2, not 2.5, "2", true or 2.0."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class PositiveSecondsField(StrictFloatField):
+    """A finite number of seconds greater than 0 (the schema says `exclusiveMinimum: 0`)."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not value > 0:
+            raise serializers.ValidationError("Must be a positive number of seconds (omit it for no limit).")
+        return value
 
 
 class CoresField(serializers.Field):
@@ -100,9 +113,12 @@ class StringMapField(serializers.Field):
 
     max_entries = MAX_MAP_ENTRIES
 
-    def __init__(self, *, key_pattern: re.Pattern, key_help: str, **kwargs) -> None:
+    def __init__(self, *, key_pattern: re.Pattern, key_help: str, reserved_prefix: str = "", **kwargs) -> None:
         self.key_pattern = key_pattern
         self.key_help = key_help
+        # the keys the API takes, as one regular expression (the OpenAPI schema's propertyNames)
+        anchored = key_pattern.pattern.removeprefix("^")
+        self.key_schema_pattern = "^" + (f"(?!{re.escape(reserved_prefix)})" if reserved_prefix else "") + anchored
         super().__init__(**kwargs)
 
     def to_internal_value(self, data) -> dict[str, str]:
@@ -144,6 +160,33 @@ def labels_field(**kwargs) -> StringMapField:
     )
 
 
+# -- GPUs (issue 19) ---------------------------------------------------------------------------
+MAX_GPUS = 256
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0},
+                     "example": {"matlab": 1}})
+class NamedResourcesField(serializers.Field):
+    """Named countable resources: an object of name -> whole number (licences, FPGA slots)."""
+
+    def to_internal_value(self, data) -> dict[str, int]:
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("Must be an object of resource names to whole numbers.")
+        if len(data) > MAX_NAMED_RESOURCES:
+            raise serializers.ValidationError(f"At most {MAX_NAMED_RESOURCES} resources.")
+        for name, amount in data.items():
+            if not NAMED_RESOURCE.fullmatch(name) or name in RESERVED_NAMES:
+                raise serializers.ValidationError(f"{name!r} is not a resource name (a letter, then letters, digits, "
+                                                  "'.', '_', '/', '-'; not cpu, mem, memory or gpu).")
+            if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= MAX_NAMED_AMOUNT:
+                raise serializers.ValidationError(f"{name}: must be a whole number from 0 to {MAX_NAMED_AMOUNT}.")
+        return {name: amount for name, amount in data.items() if amount}
+
+    def to_representation(self, value):
+        return value
+# -- end GPUs ----------------------------------------------------------------------------------
+
+
 class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     command = StrictStringField(trim_whitespace=False, allow_blank=False,
                                 help_text=f"Run as `/bin/sh -c COMMAND`; at most {MAX_COMMAND_BYTES} bytes.")
@@ -154,10 +197,15 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     priority = serializers.IntegerField(required=False, default=0, min_value=PRIORITY_RANGE[0],
                                         max_value=PRIORITY_RANGE[1], help_text="Higher goes first.")
     max_attempts = serializers.IntegerField(required=False, default=3, min_value=1, max_value=MAX_ATTEMPTS)
-    timeout = StrictFloatField(required=False, default=None, allow_null=True,
-                                     max_value=MAX_TIMEOUT_SECONDS, help_text="Seconds; omit for no limit.")
-    env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", required=False, default=dict)
+    timeout = PositiveSecondsField(required=False, default=None, allow_null=True,
+                                   max_value=MAX_TIMEOUT_SECONDS, help_text="Seconds; omit for no limit.")
+    env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", reserved_prefix=RESERVED_ENV_PREFIX,
+                         required=False, default=dict)
     node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
+    gpu = StrictIntegerField(required=False, default=0, min_value=0, max_value=MAX_GPUS,
+                             help_text="Whole GPUs (default 0); the task sees only the devices it is given.")
+    resources = NamedResourcesField(required=False, default=dict,
+                                    help_text="Named countable resources some node advertises: name -> count.")
 
     # --- batch workloads (issue 16) ---
     retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_RETRIES,
@@ -198,9 +246,14 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     def validate_name(self, value: str) -> str:
         return _no_nul(value, "The name")
 
-    def validate_timeout(self, value: float | None) -> float | None:
-        if value is not None and not value > 0:
-            raise serializers.ValidationError("Must be a positive number of seconds (omit it for no limit).")
+    def validate_resources(self, value: dict[str, int]) -> dict[str, int]:
+        if not value:
+            return value
+        known = known_resource_names()
+        unknown = sorted(set(value) - set(known))
+        if unknown:
+            raise serializers.ValidationError(
+                f"No node advertises {', '.join(unknown)}; known: {', '.join(known) if known else 'none'}.")
         return value
 
     def validate_env(self, value: dict[str, str]) -> dict[str, str]:
@@ -245,6 +298,10 @@ class TaskSerializer(serializers.Serializer):
     dependency = serializers.CharField()
     array_id = serializers.IntegerField(allow_null=True)
     array_index = serializers.IntegerField(allow_null=True)
+    gpu = serializers.IntegerField(help_text="GPUs asked for")
+    gpu_devices = serializers.ListField(child=serializers.IntegerField(),
+                                        help_text="device indices on its node held by the current or last attempt")
+    resources = serializers.DictField(child=serializers.IntegerField(), help_text="named resources asked for")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)

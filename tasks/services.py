@@ -41,6 +41,8 @@ def submit_task(
     retry_on_exit_codes: list[int] | None = None,
     depends_on: Sequence[int] = (),
     dependency: str = Dependency.AFTEROK,
+    gpu: int = 0,
+    resources: Mapping[str, int] | None = None,
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
     otherwise the placement loop runs right after commit. `depends_on`: ids of existing tasks
@@ -50,7 +52,8 @@ def submit_task(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
         rerun_of=rerun_of, retries=retries, retry_backoff=retry_backoff, retry_backoff_max=retry_backoff_max,
-        retry_on_exit_codes=retry_on_exit_codes, dependency=dependency,
+        retry_on_exit_codes=retry_on_exit_codes, dependency=dependency, gpu=gpu,
+        resources={name: count for name, count in (resources or {}).items() if count},
     )
     if dependency_ids:
         dependencies.link((task.pk, dep) for dep in dependency_ids)
@@ -95,7 +98,8 @@ def cancel_task(*, task_id: int, by: str = "") -> Task:
 
 
 RERUN_FIELDS = ("command", "cpu", "mem", "name", "priority", "max_attempts", "timeout", "env", "node_selector",
-                "retries", "retry_backoff", "retry_backoff_max", "retry_on_exit_codes")
+                "retries", "retry_backoff", "retry_backoff_max", "retry_on_exit_codes",
+                "gpu", "resources")
 
 
 @transaction.atomic

@@ -161,6 +161,9 @@ def transition(
         task.started_at = None
         task.assigned_at = None
         fields += ["node", "node_name", "started_at", "assigned_at"]
+        if task.gpu_devices:  # the next attempt gets its own (`tasks.devices`)
+            task.gpu_devices = []
+            fields.append("gpu_devices")
     task.save(update_fields=fields)
     event.save()
     task_updates.tasks_changed([task], events=[event],

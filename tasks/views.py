@@ -43,8 +43,9 @@ class TaskListView(APIView):
             OpenApiParameter("owner", str, description="username of the submitter"),
             OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
             OpenApiParameter("array", int, description="the elements of this array"),
-            OpenApiParameter("cursor", str, description="cursor pagination: empty for the first page, then "
-                                                        "next_cursor (no count); without it, ?page="),
+            OpenApiParameter("cursor", str, pattern=r"^([1-9][0-9]{0,17})?$",
+                             description="cursor pagination: empty for the first page, then next_cursor (no count); "
+                                         "without it, ?page="),
             OpenApiParameter("page", int), OpenApiParameter("page_size", int),
         ],
         responses=paginated(TaskSerializer(), "PaginatedTaskList", cursor=True), operation_id="v1_tasks_list",
@@ -61,7 +62,8 @@ class TaskListView(APIView):
         page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
 
-    @extend_schema(request=TaskSubmitSerializer, responses={201: TaskDetailSerializer}, parameters=[
+    @extend_schema(request={"application/json": TaskSubmitSerializer}, responses={201: TaskDetailSerializer},
+                   parameters=[
         OpenApiParameter(idempotency.HEADER, str, OpenApiParameter.HEADER, description=(
             "a key of your choice (a UUID): a retry with the same key and body within 24 hours gets the "
             "first answer and creates nothing")),

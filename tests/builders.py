@@ -13,13 +13,21 @@ from tasks.placement.reservation import place_pending_tasks
 from tasks.services import submit_task
 
 
-def node(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None) -> Node:
-    created, _ = register_node(name=name, cpu=int(cpu * 1000), mem=mem, labels=labels or {}, agent_info={})
+def gpu_devices(count: int) -> list[dict]:
+    """`count` GPUs as an agent started with `--gpus 0,1,...` declares them."""
+    return [{"index": index, "uuid": "", "model": "", "memory": None} for index in range(count)]
+
+
+def node(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None, gpus: int = 0,
+         resources: dict | None = None) -> Node:
+    created, _ = node_with_token(name, cpu=cpu, mem=mem, labels=labels, gpus=gpus, resources=resources)
     return created
 
 
-def node_with_token(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None):
-    return register_node(name=name, cpu=int(cpu * 1000), mem=mem, labels=labels or {}, agent_info={})
+def node_with_token(name: str = "node-a", *, cpu: float = 4, mem: int = 8192, labels: dict | None = None,
+                    gpus: int = 0, resources: dict | None = None):
+    return register_node(name=name, cpu=int(cpu * 1000), mem=mem, labels=labels or {}, agent_info={},
+                         gpus=gpu_devices(gpus), resources=resources)
 
 
 def task(command: str = "true", *, cpu: float = 1, mem: int = 256, **fields) -> Task:

@@ -75,6 +75,20 @@ def viewer_api(viewer) -> APIClient:
 
 
 @pytest.fixture
+def shared_dir():
+    """A directory the tasks of a real-process test may read and write: they run as the agents'
+    unprivileged task user, who cannot enter pytest's tmp_path (its parents are 0700)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    path = Path(tempfile.mkdtemp(prefix="tasks-", dir="/var/tmp"))
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
 def anon() -> APIClient:
     return APIClient()
 

@@ -18,6 +18,7 @@ class Outcome:
     route: str  # a label: submit, cancel, task, logs, healthz, ...
     status: int | None  # None: no answer (error says why)
     error: str = ""
+    retry_after: bool = False  # a 429/503 that said when to come back (load shed, database unavailable)
 
 
 class Api:
@@ -51,7 +52,8 @@ class Api:
                 self._add(Outcome(start, time.time(), method, route, None, type(error).__name__))
             return None
         if record:
-            self._add(Outcome(start, time.time(), method, route, response.status_code))
+            self._add(Outcome(start, time.time(), method, route, response.status_code,
+                              retry_after=response.status_code in (429, 503) and "Retry-After" in response.headers))
         return response
 
     def _add(self, outcome: Outcome) -> None:

@@ -426,6 +426,9 @@ class Checker:
             by_class[(o.route, klass)] += 1
             if o.status is None or o.status < 500:
                 continue
+            if o.retry_after:  # the "answers 429/503 with Retry-After rather than timing out"
+                by_class[(o.route, "503 with Retry-After (shed or database unavailable)")] += 1
+                continue
             if any(o.start - 0.2 <= k <= o.end + 0.2 for k in kills):
                 by_class[(o.route, "5xx excused (master killed in flight)")] += 1
                 continue

@@ -109,7 +109,10 @@ class SoakCluster:
 
     def _start_master(self, name: str) -> subprocess.Popen:
         port = self.master_ports[name]
-        process = self._spawn(name, [PYTHON, "-m", "daphne", *self.daphne_args, "-b", "127.0.0.1", "-p", str(port),
+        # As the master's systemd unit (docs/deploy): a listen backlog for a storm of reconnects.
+        process = self._spawn(name, [PYTHON, "-m", "daphne", *self.daphne_args,
+                                     "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=4096",
+                                     "--websocket_connect_timeout", "30",
                                      "scheduler_site.asgi:application"], self.env)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:

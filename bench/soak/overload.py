@@ -5,7 +5,8 @@ It records today's behaviour, it does not judge it: submit latency (p50/p99) and
 429/503 with or without Retry-After, 5xx, no answer) for a flood of submits through the API, then
 with the queue at 100,000 (filled over SQL by copying a task the API created, so the rows are
 what the API writes), then again with 1,000 WebSocket log subscribers open; /healthz answer times;
-every master's RSS over time.
+every master's RSS over time; and a surge of 400 clients submitting at the same moment (more
+than two masters hold), which the masters answer with 503 + Retry-After past their bound.
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ class Subscribers:
         self._thread.join(timeout=60)
 
 
-def probe(*, workdir: Path, pending: int, subscribers: int, flood: int = 2000, ramp: int = 0, log=print) -> dict:
+def probe(*, workdir: Path, pending: int, subscribers: int, flood: int = 2000, ramp: int = 0, surge: int = 400,
+          log=print) -> dict:
     workdir.mkdir(parents=True, exist_ok=True)
     network = AgentNetwork([], enabled=False)
     postgres, redis = PrivatePostgres(workdir), PrivateRedis(workdir)
@@ -237,6 +239,9 @@ def probe(*, workdir: Path, pending: int, subscribers: int, flood: int = 2000, r
             if flood:
                 figures[f"flood_{flood}_submits_16_clients"] = submits(api, flood, threads=16, tag="flood")
                 log(f"overload: flood {figures[f'flood_{flood}_submits_16_clients']}")
+            if surge:  # more clients at once than a master holds (8 + SCHEDULER_HTTP_MAX_QUEUED = 72 each)
+                figures[f"surge_{surge}_clients_at_once"] = submits(api, surge, threads=surge, tag="surge")
+                log(f"overload: surge {figures[f'surge_{surge}_clients_at_once']}")
             template = api.request("POST", "/api/v1/tasks", route="submit", json={
                 "command": "true", "cpu": 0.1, "mem": 16, "name": "overload-template"}).json()["id"]
             figures["fill_seconds"] = round(fill_pending(postgres.url, template, pending), 1)

@@ -158,18 +158,25 @@ def ensure_nginx() -> str:
 
 
 def nginx_config(template: str, *, masters: list[int], listen: list[str], prefix: Path) -> str:
-    """docs/deploy/nginx.conf with this run's upstreams and listen addresses."""
-    servers = [line for line in template.splitlines() if re.match(r"\s*server 127\.0\.0\.1:\d+", line)]
-    listens = [line for line in template.splitlines() if re.match(r"\s*listen \d+;", line)]
-    if len(servers) < 1 or len(listens) != 1:
+    """docs/deploy/nginx.conf with this run's upstreams and listen addresses (each upstream block's
+    `server 127.0.0.1:PORT ...` lines become this run's masters, with that block's options)."""
+    lines = template.splitlines()
+    listens = [line for line in lines if re.match(r"\s*listen \d+;", line)]
+    server = re.compile(r"\s*server 127\.0\.0\.1:\d+")
+    if not any(server.match(line) for line in lines) or len(listens) != 1:
         raise RuntimeError("docs/deploy/nginx.conf changed shape: expected `server 127.0.0.1:PORT` upstream "
                            "lines and one `listen PORT;`")
-    indent = re.match(r"\s*", servers[0]).group(0)
-    options = servers[0].strip().split(None, 2)[2] if len(servers[0].split()) > 2 else ";"
-    upstream = "\n".join(f"{indent}server 127.0.0.1:{port} {options}" for port in masters)
-    text = template.replace("\n".join(servers), upstream) if "\n".join(servers) in template else None
-    if text is None:
-        raise RuntimeError("docs/deploy/nginx.conf: the upstream servers are not consecutive lines")
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        if not server.match(line):
+            out.append(line)
+            continue
+        if index and server.match(lines[index - 1]):
+            continue  # the block's first line wrote the whole block
+        indent = re.match(r"\s*", line).group(0)
+        options = line.strip().split(None, 2)[2] if len(line.split()) > 2 else ";"
+        out.extend(f"{indent}server 127.0.0.1:{port} {options}" for port in masters)
+    text = "\n".join(out) + ("\n" if template.endswith("\n") else "")
     listen_indent = re.match(r"\s*", listens[0]).group(0)
     text = text.replace(listens[0], "\n".join(f"{listen_indent}listen {address};" for address in listen))
     return text.replace("pid nginx.pid;", f"pid {prefix}/nginx.pid;").replace(

@@ -8,6 +8,7 @@ kind, args), and each attempt leaves start/alive/end records in the side-effect 
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -180,6 +181,12 @@ class Workload:
         self.rng = random.Random(f"{seed}-workload")
         self.wrapper = workdir / "wrap.sh"
         self.wrapper.write_text(WRAP_TEMPLATE.read_text().replace("__EFFECTS__", str(effects)))
+        # Tasks run as the agents' unprivileged task user: they must read the wrapper and append
+        # to the side-effect file (the run directory is only traversable, the rest stays private).
+        os.chmod(workdir, 0o711)
+        os.chmod(self.wrapper, 0o755)
+        effects.touch()
+        os.chmod(effects, 0o666)
         self.submitted: list[Submitted] = []
         self.cancels: list[Cancel] = []
         self.features: list[Feature] = [make() for make in FEATURES]

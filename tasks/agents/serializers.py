@@ -10,7 +10,16 @@ from collections.abc import Iterator
 from rest_framework import serializers
 
 from agent import protocol
-from tasks.serializers import CoresField, RejectUnknownFieldsMixin, StrictFloatField, StrictStringField, labels_field
+from tasks.serializers import (
+    MAX_GPUS,
+    CoresField,
+    NamedResourcesField,
+    RejectUnknownFieldsMixin,
+    StrictFloatField,
+    StrictIntegerField,
+    StrictStringField,
+    labels_field,
+)
 
 NODE_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
 MAX_NODE_MEM_MIB = 64 * 1024 * 1024
@@ -30,6 +39,28 @@ def _strings_in(value) -> Iterator[str]:
             stack.extend(item)
 
 
+class GpuDeviceSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """One GPU of the node (issue 19), as `nvidia-smi` names it, or declared by index alone."""
+
+    index = StrictIntegerField(min_value=0, max_value=protocol.MAX_GPU_INDEX)
+    uuid = StrictStringField(required=False, default="", allow_blank=True, max_length=100)
+    model = StrictStringField(required=False, default="", allow_blank=True, max_length=100)
+    memory = StrictIntegerField(required=False, allow_null=True, default=None, min_value=0,
+                                max_value=MAX_NODE_MEM_MIB, help_text="MiB")
+
+    def validate_uuid(self, value: str) -> str:
+        return _printable(value)
+
+    def validate_model(self, value: str) -> str:
+        return _printable(value)
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable():
+        raise serializers.ValidationError("Printable characters only.")
+    return value
+
+
 class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     name = StrictStringField(max_length=253)
     cpu = CoresField(help_text="capacity in cores")
@@ -38,6 +69,17 @@ class RegisterSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     agent = serializers.DictField(required=False, default=dict, help_text="agent version, pid, hostname")
     node_token = StrictStringField(required=False, allow_null=True, default=None, max_length=200,
                                    help_text="this node's token, when rejoining after a restart")
+    gpus = GpuDeviceSerializer(many=True, required=False, default=list, max_length=MAX_GPUS,
+                               help_text="the node's GPUs (their number is its GPU capacity)")
+
+    resources = NamedResourcesField(required=False, default=dict,
+                                    help_text="named countable resources: name -> count (licences, FPGA slots)")
+
+    def validate_gpus(self, value: list[dict]) -> list[dict]:
+        indices = [device["index"] for device in value]
+        if len(set(indices)) != len(indices):
+            raise serializers.ValidationError("Each device index at most once.")
+        return [dict(device) for device in value]
 
     def validate_name(self, value: str) -> str:
         if not NODE_NAME.fullmatch(value):

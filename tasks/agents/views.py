@@ -21,14 +21,15 @@ class RegisterView(APIView):
     authentication_classes = [JoinTokenAuthentication]
     permission_classes = [IsJoiner]
 
-    @extend_schema(request=RegisterSerializer, responses={201: dict})
+    @extend_schema(request={"application/json": RegisterSerializer}, responses={201: dict})
     def post(self, request: Request) -> Response:
         form = RegisterSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         node, token = services.register_node(
             name=data["name"], cpu=data["cpu"], mem=data["mem"], labels=data["labels"],
-            agent_info=data["agent"], node_token=data["node_token"],
+            agent_info=data["agent"], node_token=data["node_token"], gpus=data["gpus"],
+            resources=data["resources"],
         )
         return Response(
             {
@@ -48,7 +49,7 @@ class HeartbeatView(APIView):
     authentication_classes = [NodeTokenAuthentication]
     permission_classes = [IsSameNode]
 
-    @extend_schema(request=HeartbeatSerializer, responses=dict)
+    @extend_schema(request={"application/json": HeartbeatSerializer}, responses=dict)
     def post(self, request: Request, pk: str) -> Response:
         form = HeartbeatSerializer(data=request.data)
         form.is_valid(raise_exception=True)

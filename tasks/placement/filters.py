@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nodes.resources import RESOURCES, Resource
+from nodes.resources import RESOURCES, Resource, named_reason
 from tasks.placement.nodetable import NodeTable, TaskRequest
 
 
@@ -45,5 +45,23 @@ ONLINE = Filter("node(s) not ONLINE", node_online)
 NOT_DRAINING = Filter("node(s) draining", node_not_draining)
 SELECTOR = Filter("node(s) didn't match node selector", labels_match)
 RESOURCE_FILTERS: dict[str, Filter] = {r.name: Filter(r.reason, fits(r)) for r in RESOURCES}
-CPU, MEMORY = RESOURCE_FILTERS["cpu"], RESOURCE_FILTERS["memory"]
-cpu_fits, mem_fits = CPU.check, MEMORY.check
+CPU, MEMORY, GPU = RESOURCE_FILTERS["cpu"], RESOURCE_FILTERS["memory"], RESOURCE_FILTERS["gpu"]
+cpu_fits, mem_fits, gpu_fits = CPU.check, MEMORY.check, GPU.check
+
+
+def named_fits(name: str) -> Callable[[NodeTable, TaskRequest], np.ndarray]:
+    """Nodes with at least the requested amount of the named resource `name` free."""
+    def check(nodes: NodeTable, request: TaskRequest) -> np.ndarray:
+        return nodes.named_free(name) >= request.resources.get(name, 0)
+
+    check.__name__ = f"{name}_fits"
+    return check
+
+
+_named: dict[str, Filter] = {}
+
+
+def named_filters(request: TaskRequest) -> tuple[Filter, ...]:
+    """One filter per named resource the request asks for, after the vector's own."""
+    return tuple(_named.get(name) or _named.setdefault(name, Filter(named_reason(name), named_fits(name)))
+                 for name in sorted(request.resources))

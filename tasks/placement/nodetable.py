@@ -30,6 +30,10 @@ class NodeView:
     status: str = ONLINE
     draining: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    gpu_capacity: int = 0
+    gpu_allocated: int = 0
+    resources: Mapping[str, int] = field(default_factory=dict)  # named resources: capacity
+    resources_allocated: Mapping[str, int] = field(default_factory=dict)
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:
@@ -42,13 +46,16 @@ class TaskRequest:
     cpu: int  # millicores
     mem: int  # MiB
     node_selector: Mapping[str, str] = field(default_factory=dict)
+    gpu: int = 0  # whole GPUs
+    resources: Mapping[str, int] = field(default_factory=dict)  # named resources it asks for
 
     def amount(self, resource: Resource) -> int:
         return getattr(self, resource.request_field)
 
     def shape(self) -> tuple:
         """Requests of one shape fit the same nodes."""
-        return (*(self.amount(r) for r in RESOURCES), frozenset(self.node_selector.items()))
+        return (*(self.amount(r) for r in RESOURCES), frozenset(self.node_selector.items()),
+                frozenset(self.resources.items()))
 
 
 class NodeTable:
@@ -65,6 +72,16 @@ class NodeTable:
             self.capacity[resource.name] = capacity
             self.free[resource.name] = capacity - allocated
             self.capacity_f[resource.name] = np.maximum(capacity, 1).astype(np.float64)
+        # Named resources: one more dimension each, under their own name (never one of RESOURCES').
+        self.named = sorted({name for n in ordered for name in n.resources})
+        for name in self.named:
+            capacity = np.array([n.resources.get(name, 0) for n in ordered], dtype=np.int64)
+            allocated = np.array([n.resources_allocated.get(name, 0) for n in ordered], dtype=np.int64)
+            self.capacity[name], self.free[name] = capacity, capacity - allocated
+            self.capacity_f[name] = np.maximum(capacity, 1).astype(np.float64)
+        # How many resources each node has (capacity > 0): the normalised score's denominator.
+        self.dimensions = np.maximum(sum((capacity > 0).astype(np.float64) for capacity in self.capacity.values()),
+                                     1.0)
         self.online = np.array([n.status == ONLINE for n in ordered], dtype=bool)
         self.draining = np.array([n.draining for n in ordered], dtype=bool)
         self.labels = [dict(n.labels) for n in ordered]
@@ -93,7 +110,15 @@ class NodeTable:
             self._selector_masks[key] = mask
         return mask
 
+    def named_free(self, name: str) -> np.ndarray:
+        """Free amounts of a named resource (zeros where no node has it)."""
+        free = self.free.get(name) if name in self.named else None
+        return free if free is not None else np.zeros(len(self.names), dtype=np.int64)
+
     def take(self, index: int, request: TaskRequest) -> None:
         """Account a placement in the snapshot so the next decision sees it."""
         for resource in RESOURCES:
             self.free[resource.name][index] -= request.amount(resource)
+        for name, amount in request.resources.items():
+            if name in self.named:
+                self.free[name][index] -= amount

@@ -45,6 +45,8 @@ def choose(
     Which filter ruled out how many nodes is counted only when no node is left: that is the only
     time anyone reads it (the "why is my task pending" message), and placement is a hot loop.
     """
+    if request.resources:
+        pipeline = (*pipeline, *filters.named_filters(request))
     masks = [step.check(nodes, request) for step in pipeline]
     feasible = np.logical_and.reduce(masks) if masks else np.ones(len(nodes), dtype=bool)
     candidates = np.flatnonzero(feasible)
@@ -57,6 +59,8 @@ def choose(
 def feasible(nodes: NodeTable, index: int, request: TaskRequest, *,
              pipeline: Sequence[filters.Filter] = FILTERS) -> bool:
     """Whether the node at `index` passes every filter for `request` (the re-check under lock)."""
+    if request.resources:
+        pipeline = (*pipeline, *filters.named_filters(request))
     return all(bool(step.check(nodes, request)[index]) for step in pipeline)
 
 

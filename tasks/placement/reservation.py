@@ -9,7 +9,8 @@ One batch is one transaction:
   4. lock the node rows the plan touches (`FOR UPDATE`, in id order: no deadlocks) and run the same
      filters again on the locked rows; a node another scheduler filled (or that changed) meanwhile
      loses its share of the plan, and those tasks stay PENDING for the next batch;
-  5. reserve capacity and move the tasks to ASSIGNED together.
+  5. pin devices (GPUs: `tasks.devices`, from the devices no live attempt on the locked node holds),
+     reserve capacity and move the tasks to ASSIGNED together.
 On SQLite the same code is correct because IMMEDIATE transactions serialize writers.
 Lock order everywhere in the project: task rows before node rows.
 """
@@ -25,10 +26,10 @@ from django.conf import settings
 from django.db import transaction
 
 from nodes.models import Node
-from nodes.resources import RESOURCES
+from nodes.resources import RESOURCES, add_named
 from scheduler_site import metrics
 from scheduler_site.statuses import TaskStatus, WaitReason
-from tasks import accounting, states
+from tasks import accounting, devices, states
 from tasks.models import Task
 from tasks.placement import holds, queue
 from tasks.placement.nodetable import NodeTable, NodeView, TaskRequest
@@ -57,7 +58,7 @@ def snapshot() -> NodeTable:
 def request_of(task: Task) -> TaskRequest:
     """What `task` asks of a node (its resource vector and node selector)."""
     return TaskRequest(**{r.request_field: getattr(task, r.request_field) for r in RESOURCES},
-                       node_selector=task.node_selector or {})
+                       node_selector=task.node_selector or {}, resources=task.resources or {})
 
 
 _snapshot, _request = snapshot, request_of
@@ -129,7 +130,13 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
     table = _snapshot()
     by_node, unplaced = _plan(tasks, table, report)
     accepted, bounced = _lock_and_recheck(by_node)
+    picks, short = devices.pick(accepted, by_node)
+    for node_id in short:  # counted right, but its free devices do not cover the share (a rejoin took some away)
+        bounced.extend(by_node[node_id])
+        del accepted[node_id]
+    devices.record((task for nid in accepted for task in by_node[nid]), picks)
     accounting.reserve({nid: _share(by_node[nid]) for nid in accepted})
+    accounting.reserve_named(accepted, {nid: _named_share(by_node[nid]) for nid in accepted})
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
     placements.sort(key=lambda pair: pair[0].pk)
     states.assign_many(placements)
@@ -143,6 +150,14 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
 def _share(tasks: list[Task]) -> tuple[int, ...]:
     """What `tasks` ask for together, per resource of the vector."""
     return tuple(sum(getattr(t, r.request_field) for t in tasks) for r in RESOURCES)
+
+
+def _named_share(tasks: list[Task]) -> dict[str, int]:
+    """What `tasks` ask for together of the named resources."""
+    share: dict[str, int] = {}
+    for task in tasks:
+        share = add_named(share, task.resources or {})
+    return share
 
 
 def _place_batch(batch_size: int, after: queue.Cursor | None, report: PlacementReport) -> queue.Cursor | None:

@@ -54,7 +54,8 @@ def desired(generation: int, *assignments: dict) -> dict:
 
 def assigned(task: int, attempt: int = 1) -> dict:
     return protocol.assignment(task=task, attempt=attempt, status="ASSIGNED",
-                               spec={"name": "", "command": "true", "env": {}, "timeout": None, "cpu": 500, "mem": 64})
+                               spec={"name": "", "command": "true", "env": {}, "timeout": None, "cpu": 500, "mem": 64,
+                                     "gpu_devices": []})
 
 
 def exited(task: int, attempt: int = 1, code: int = 0) -> protocol.Report:

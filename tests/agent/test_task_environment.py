@@ -10,7 +10,9 @@ import pytest
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
 DOCUMENTED = {"SCHEDULER_TASK_ID", "SCHEDULER_ATTEMPT", "SCHEDULER_NODE", "SCHEDULER_TASK_NAME", "SCHEDULER_CPU",
-              "SCHEDULER_MEM"}
+              "SCHEDULER_MEM",
+              # GPUs (issue 19): set for every task, empty for one given none
+              "SCHEDULER_GPUS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"}
 PASS_THROUGH = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL", "TERM"}
 SHELL_OWN = {"PWD"}  # /bin/sh sets it for the command
 
@@ -31,6 +33,7 @@ def test_a_task_sees_its_env_the_documented_variables_and_the_basics_only(cluste
     assert set(env) >= DOCUMENTED and env["SCHEDULER_NODE"] == "worker-1" and env["SCHEDULER_TASK_NAME"] == "print-env"
     assert env["SCHEDULER_CPU"] == "0.5" and env["SCHEDULER_MEM"] == "64" and env["SCHEDULER_ATTEMPT"] == "1"
     assert env["LC_ALL"] == "C.UTF-8"
+    assert (env["CUDA_VISIBLE_DEVICES"], env["SCHEDULER_GPUS"]) == ("", "")  # no GPU asked, none visible
     unexpected = set(env) - DOCUMENTED - PASS_THROUGH - SHELL_OWN - {"GREETING", "LC_ALL"}
     assert unexpected == set(), f"the agent's environment leaked into the task: {sorted(unexpected)}"
     # The agent had no TZ: Django's default time zone (America/Chicago) must not appear from nowhere.

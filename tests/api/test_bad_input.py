@@ -115,6 +115,15 @@ SUBMISSIONS = [
     bad("priority-out-of-range", submit(priority=10**6), "priority"),
     bad("unknown-field", submit(memory=512), "memory"),
     bad("unknown-field-typo", submit(cpus=2), "cpus"),
+    # -- GPUs (issue 19)
+    bad("gpu-negative", submit(gpu=-1), "gpu"),
+    bad("gpu-fractional", submit(gpu=1.5), "gpu"),
+    bad("gpu-float-whole", submit(gpu=2.0), "gpu"),
+    bad("gpu-string", submit(gpu="2"), "gpu"),
+    bad("gpu-boolean", submit(gpu=True), "gpu"),
+    bad("gpu-null", submit(gpu=None), "gpu"),
+    bad("gpu-huge", submit(gpu=10**6), "gpu"),
+    bad("gpu-typo", submit(gpus=1), "gpus"),
 ]
 
 
@@ -218,7 +227,21 @@ REGISTRATIONS = [
     bad("agent-lone-surrogate", Raw('{"name": "w", "cpu": 1, "mem": 1, "agent": {"a": ["\\ud800"]}}'), "agent"),
     bad("agent-too-big", register(agent={"blob": "x" * 5000}), "agent"),
     bad("node_token-number", register(node_token=5), "node_token"),
-    bad("unknown-field", register(gpus=1), "gpus"),
+    bad("unknown-field", register(gpu_count=1), "gpu_count"),
+    # -- GPUs (issue 19)
+    bad("gpus-number", register(gpus=2), "gpus"),
+    bad("gpus-strings", register(gpus=["0"]), "gpus"),
+    bad("gpus-no-index", register(gpus=[{"uuid": "GPU-a"}]), "gpus"),
+    bad("gpus-negative-index", register(gpus=[{"index": -1}]), "gpus"),
+    bad("gpus-index-too-big", register(gpus=[{"index": 10**9}]), "gpus"),
+    bad("gpus-duplicate-index", register(gpus=[{"index": 0}, {"index": 0}]), "gpus"),
+    bad("gpus-unknown-key", register(gpus=[{"index": 0, "colour": "green"}]), "gpus"),
+    bad("gpus-model-number", register(gpus=[{"index": 0, "model": 5}]), "gpus"),
+    bad("gpus-model-control-chars", register(gpus=[{"index": 0, "model": "a\x00b"}]), "gpus"),
+    bad("gpus-memory-negative", register(gpus=[{"index": 0, "memory": -1}]), "gpus"),
+    bad("gpus-too-many", register(gpus=[{"index": i} for i in range(300)]), "gpus"),
+    bad("gpus-lone-surrogate", Raw('{"name": "w", "cpu": 1, "mem": 1, "gpus": [{"index": 0, "uuid": "\\ud800"}]}'),
+        "gpus"),
 ]
 
 

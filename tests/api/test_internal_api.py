@@ -82,7 +82,7 @@ def test_heartbeat_records_usage_and_answers_with_the_desired_assignments(node_a
     assert answer["generation"] == node.generation
     assert answer["assignments"] == [{
         "task": assigned.pk, "attempt": 1, "status": "ASSIGNED", "name": "", "command": "echo hi",
-        "env": {"A": "1"}, "timeout": 9, "cpu": 500, "mem": 128,
+        "env": {"A": "1"}, "timeout": 9, "cpu": 500, "mem": 128, "gpu_devices": [],
     }]
     node.refresh_from_db()
     assert (node.cpu_usage, node.mem_usage) == (50, 25.5)

@@ -2,13 +2,15 @@
 master serves (a few examples per operation) and validates every answer against it, in process,
 on the store the run uses (SQLite by default, PostgreSQL with DATABASE_URL).
 
-Every check runs but one: `positive_data_acceptance` (a request the schema allows must be
-accepted) needs the schema to say every rule the API enforces, and OpenAPI 3.0 cannot say some of
-them (env names as `propertyNames`, sizes in UTF-8 bytes, the reserved SCHEDULER_ prefix, a
-command that is not only whitespace); the opposite check, `negative_data_rejection` (a request
-the schema forbids must be refused), runs."""
+Every check runs, with two exceptions where no schema can say what the API accepts:
+`positive_data_acceptance` (a request the schema allows must be accepted) is not run on the
+sign-in operations, whose schema-valid requests carry credentials that do not exist (refused with
+400, as invalid credentials are), nor on the metrics history, whose parameters are relative to
+now and to the nodes that exist (`since` in the future, an unknown node: 400)."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 import schemathesis
@@ -19,9 +21,11 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from scheduler_site.idempotency import HEADER
 from scheduler_site.models import ApiToken
 from tests.conftest import make_user
 
+NOT_DESCRIBABLE = {"POST /api/v1/auth/token/", "POST /api/v1/auth/login/", "GET /api/v1/metrics/history/"}
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 schema.app = get_wsgi_application()
 
@@ -45,4 +49,9 @@ def caller(db) -> dict[str, str]:
 @schema.parametrize()
 @settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_answers_as_its_schema_says(case, caller):
-    case.call_and_validate(headers=caller, excluded_checks=[positive_data_acceptance])
+    if case.headers and HEADER in case.headers and case.meta and case.meta.generation.mode.is_positive:
+        # A well-formed key the generator happened to use before, with another body, is a 422 by
+        # design (tests/api/test_idempotency.py); each generated request gets a key of its own.
+        case.headers[HEADER] = str(uuid.uuid4())
+    excluded = [positive_data_acceptance] if case.operation.label in NOT_DESCRIBABLE else []
+    case.call_and_validate(headers=caller, excluded_checks=excluded)

@@ -59,7 +59,7 @@ def test_log_chunks_the_agent_builds_are_parsed_back():
 
 
 def test_the_master_frames_carry_the_fields_the_agent_reads():
-    spec = {"name": "n", "command": "true", "env": {}, "timeout": None, "cpu": 500, "mem": 64}
+    spec = {"name": "n", "command": "true", "env": {}, "timeout": None, "cpu": 500, "mem": 64, "gpu_devices": [1]}
     state = p.desired_state(generation=4, node_status="ONLINE", draining=False,
                             assignments=[p.assignment(task=1, attempt=2, status="ASSIGNED", spec=spec),
                                          p.assignment(task=3, attempt=1, status="RUNNING")])

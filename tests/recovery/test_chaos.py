@@ -85,14 +85,13 @@ def test_tasks_survive_killed_and_frozen_agents(cluster):
         for t in on["b"]:
             wait_for(lambda t=t: any(e["reason"] == "NodeLost" for e in cluster.task(t)["events"]),
                      what=f"task {t} requeued", explain=lambda t=t: cluster.task(t))
-        assert all(alive(pid) for pid in b_pids.values()), (
-            f"b's copies run on while b is frozen ({time.time() - frozen_at:.1f}s after freezing)")
+        # b's lease (OFFLINE less a heartbeat) ran out while it was frozen: its guardian killed b's
+        # copies, so they cannot run to the end beside the requeued attempts (soak finding 2).
+        wait_for(lambda: not any(alive(pid) for pid in b_pids.values()), timeout=5,
+                 what="b's guardian to kill its copies when the lease ran out, b still frozen")
+        assert time.time() - frozen_at < 10
 
         cluster.signal("agent-b", signal.SIGCONT)
-        thawed = time.monotonic()
-        wait_for(lambda: not any(alive(pid) for pid in b_pids.values()), timeout=5,
-                 what="the thawed node to kill its stale copies")
-        kill_delay = time.monotonic() - thawed
         cluster.wait_node("b", "ONLINE", timeout=5)
         cluster.start_agent("a", cpu=4, mem=4096)  # restarted with the same state dir
 
@@ -113,8 +112,7 @@ def test_tasks_survive_killed_and_frozen_agents(cluster):
         requeue = TaskEvent.objects.get(task_id=t, attempt=1, reason="NodeLost")
         assert not TaskEvent.objects.filter(task_id=t, attempt=1, id__gt=requeue.id,
                                             to_status__in=["RUNNING", "SUCCEEDED", "FAILED"]).exists()
-    assert "not ours" in cluster.log("agent-b")
-    assert kill_delay < HEARTBEAT + 1.5, f"stale copies died {kill_delay:.2f}s after thawing"
+    assert "stopped by the lease" in cluster.log("agent-b")
     for t in on["a"] + on["b"]:
         assert TaskEvent.objects.filter(task_id=t, reason="NodeLost").count() == 1
     assert invariant_violations() == []

@@ -54,12 +54,8 @@ def test_master_still_answers_after_clients_abandon_slow_requests(transactional_
         cluster.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="soak finding 2: a node that stops answering keeps running its tasks "
-                   "(a frozen agent cannot kill them, a partitioned one does not try) while the masters "
-                   "requeue them after OFFLINE, so one task's work runs to the end twice; the agent side "
-                   "holds no lease shorter than OFFLINE that would stop them first")
-def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, tmp_path):
-    done = tmp_path / "done.log"  # outside the scheduler: one line each time the work finishes
+def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, shared_dir):
+    done = shared_dir / "done.log"  # outside the scheduler: one line each time the work finishes
     cluster.start_sweeper()
     cluster.start_agent("a", cpu=1, mem=512)
     cluster.start_agent("b", cpu=1, mem=512)
@@ -142,3 +138,55 @@ def test_requests_after_the_database_dropped_its_connections_are_not_500(cluster
     answers = [cluster.api.get(f"{cluster.url}/api/v1/tasks", timeout=10) for _ in range(10)]
     bad = [(a.status_code, a.headers.get("Retry-After")) for a in answers if a.status_code != 200]
     assert all(code == 503 and retry for code, retry in bad), f"answers after the restart: {bad}"
+
+
+@pytest.mark.postgres
+def test_killing_the_master_the_agents_are_on_loses_no_node(transactional_db, tmp_path, operator):
+    """Soak finding 5, focused: two masters, both agents' sockets on master 2; kill -9 of master 2.
+    The agents move to master 1 (socket, else HTTP heartbeats) well within OFFLINE: no node is lost."""
+    from nodes.models import NodeEvent
+
+    timers = {"SCHEDULER_HEARTBEAT_INTERVAL": "1", "SCHEDULER_UNHEALTHY_AFTER": "5", "SCHEDULER_OFFLINE_AFTER": "10",
+              "SCHEDULER_SWEEP_INTERVAL": "0.5", "SCHEDULER_KILL_GRACE": "1"}
+    cluster = Cluster(tmp_path, timers=timers, user=operator)
+    try:
+        master_1 = cluster.start_master()
+        master_2 = cluster.start_master("master-2")
+        cluster.start_sweeper()
+        for name in ("w1", "w2"):
+            cluster.start_agent(name, cpu=1, mem=512, master=f"{master_2},{master_1}")
+        for name in ("w1", "w2"):
+            cluster.wait_node(name, "ONLINE")
+        task = cluster.submit("sleep 60", cpu=1, mem=16, master=master_1)
+        running = cluster.wait_task(task["id"], "RUNNING")
+        before = NodeEvent.objects.count()
+        cluster.kill("master-2")
+        time.sleep(15)  # past OFFLINE (10 s) with the agents' master gone
+        lost = list(NodeEvent.objects.filter(pk__gt=before).exclude(to_status="ONLINE")
+                    .values_list("node__name", "to_status", "message"))
+        assert lost == [], f"nodes lost after a master was killed: {lost}"
+        after = cluster.task(task["id"])
+        assert (after["status"], after["attempt"]) == ("RUNNING", running["attempt"])
+    finally:
+        cluster.stop()
+    cluster.check_logs()
+
+
+def test_an_exit_the_master_never_heard_survives_a_kill_of_the_agent(cluster, shared_dir):
+    """Soak finding 2, second half: a task ends while no master answers, then the agent is killed
+    before it could report the end. Its next life reports the recorded exit: the task SUCCEEDED with
+    the attempt that ran, and never runs again."""
+    done = shared_dir / "done.log"
+    cluster.start_agent("a", cpu=1, mem=512)
+    task = cluster.submit(f'sleep 1; echo "$SCHEDULER_ATTEMPT" >> {done}', cpu=1, mem=16, max_attempts=5)
+    cluster.wait_task(task["id"], "RUNNING")
+    cluster.kill("master")  # no sweeper: nothing takes the node OFFLINE meanwhile
+    wait_for(lambda: done.exists(), timeout=20, what="the task to end with no master")
+    time.sleep(0.5)  # the agent records the exit; it cannot report it
+    cluster.kill("agent-a")
+    cluster.start_master("master", port=cluster.ports["master"])
+    cluster.start_agent("a", cpu=1, mem=512)  # the same state dir: its next life
+    final = cluster.wait_task(task["id"], "SUCCEEDED", timeout=40)
+    assert final["attempt"] == 1
+    time.sleep(1)
+    assert done.read_text().splitlines() == ["1"]

@@ -71,6 +71,8 @@ def test_nginx_gets_the_deployment_configuration_with_the_run_s_ports(tmp_path):
                           prefix=tmp_path)
     assert "server 127.0.0.1:41001 max_fails=3 fail_timeout=10s;" in config
     assert "server 127.0.0.1:41002 max_fails=3 fail_timeout=10s;" in config
+    assert "server 127.0.0.1:41001 max_fails=0;" in config and "server 127.0.0.1:41002 max_fails=0;" in config
+    assert config.count("server 127.0.0.1:") == 4
     assert "listen 127.0.0.1:42000;" in config and "listen 10.213.9.1:42000;" in config
     assert "8001" not in config and "listen 8080" not in config
     for kept in ("proxy_set_header Upgrade $http_upgrade;", "proxy_buffering off;", "proxy_read_timeout 1h;",
@@ -111,3 +113,16 @@ def test_the_checker_flags_work_that_ran_to_the_end_twice(tmp_path):
                          "exit_code": 0, "reason": "Succeeded", "message": "", "node": "b"}}
     checker.attempts_and_outcomes()
     assert [v.rule for v in checker.result.violations] == ["ran-to-the-end-twice"]
+
+
+def test_a_503_with_retry_after_is_an_answer_and_a_bare_5xx_a_violation(tmp_path):
+    from bench.soak.api import Outcome
+
+    checker = checker_for(tmp_path, [])
+    checker.api.outcomes = [Outcome(10.0, 10.1, "POST", "submit", 503, retry_after=True),
+                            Outcome(11.0, 11.1, "POST", "submit", 503),
+                            Outcome(12.0, 12.1, "GET", "task", 500)]
+    checker.api_answers()
+    flagged = [v for v in checker.result.violations if v.rule == "server-error"]
+    assert len(flagged) == 2
+    assert checker.result.stats["api_outcomes"]["submit 503 with Retry-After (shed or database unavailable)"] == 1

@@ -95,6 +95,26 @@ def churn(*, seed: int) -> dict:
     return {"cancelled": cancelled, "problems": problems, "samples": samples}
 
 
+def placers_with_churn(*, threads: int, churn_seed: int) -> tuple[list[tuple[int, int]], dict]:
+    """`threads` placers start together and run while `churn` cancels under them; returns each
+    placer's (placed, passes) and what churn saw."""
+    barrier = threading.Barrier(threads + 1)
+    stop = threading.Event()
+
+    def placer(n: int) -> tuple[int, int]:
+        barrier.wait(timeout=10)
+        return place_until(stop.is_set, seed=n)
+
+    with ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(placer, n) for n in range(threads)]
+        try:
+            barrier.wait(timeout=10)
+            churned = churn(seed=churn_seed)
+        finally:
+            stop.set()
+        return [future.result(timeout=60) for future in futures], churned  # re-raises a placer's error
+
+
 def placer_process(ready_file: str, go_file: str, stop_file: str, threads: str) -> None:
     """Entry point of another master process (see `spawn_placer`): waits for the go file, places
     until the stop file appears, prints what it placed as JSON."""
@@ -163,22 +183,7 @@ def assert_nothing_left_that_fits() -> None:
 def test_many_threads_placing_at_once_never_oversubscribe_or_assign_twice(database):
     on(database)
     build_cluster(nodes=12, tasks=120, seed=7)
-    threads = 6
-    barrier = threading.Barrier(threads + 1)
-    stop = threading.Event()
-
-    def placer(n: int) -> tuple[int, int]:
-        barrier.wait(timeout=10)
-        return place_until(stop.is_set, seed=n)
-
-    with ThreadPoolExecutor(threads) as pool:
-        futures = [pool.submit(placer, n) for n in range(threads)]
-        try:
-            barrier.wait(timeout=10)
-            churned = churn(seed=99)
-        finally:
-            stop.set()
-        results = [future.result(timeout=60) for future in futures]  # re-raises a placer's error
+    results, churned = placers_with_churn(threads=6, churn_seed=99)
 
     placed = sum(n for n, _ in results)
     assert placed > 0 and all(passes > 0 for _, passes in results), results

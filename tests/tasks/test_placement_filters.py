@@ -93,7 +93,7 @@ def test_an_empty_selector_matches_every_node():
 
 def test_the_pipeline_runs_every_filter_in_kubernetes_order():
     assert [f.check for f in FILTERS] == [filters.node_online, filters.node_not_draining, filters.labels_match,
-                                         filters.cpu_fits, filters.mem_fits]
+                                         filters.cpu_fits, filters.mem_fits, filters.gpu_fits]
 
 
 # -- choose(): filters decide, and the decision says why ------------------------------------------

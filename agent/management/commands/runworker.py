@@ -35,6 +35,11 @@ class Command(BaseCommand):
                             help="give each task that asks for whole cores CPUs of its own, the agent and "
                                  "other tasks share the rest (SCHEDULER_EXCLUSIVE_CPUS=1; default: off, as "
                                  "several agents on one machine would hand out the same CPUs)")
+        parser.add_argument("--gpus", help="GPUs to offer: auto (nvidia-smi, when installed), none, or device "
+                                           "indices such as 0,1,3 (SCHEDULER_NODE_GPUS; default: auto)")
+        parser.add_argument("--resource", action="append", default=None, metavar="NAME=COUNT",
+                            help="a named countable resource this node offers (licences, FPGA slots); repeatable "
+                                 "(SCHEDULER_NODE_RESOURCES=a=1,b=2)")
         parser.add_argument("--task-user", help="run as root, start tasks as this unprivileged user "
                                                 "(SCHEDULER_TASK_USER; default: scheduler-task, created if "
                                                 "missing)")
@@ -53,6 +58,7 @@ class Command(BaseCommand):
                 state_dir=options["state_dir"], spool_max_mib=options["spool_max_mib"],
                 exclusive_cpus=options["exclusive_cpus"], task_user=options["task_user"],
                 work_dir=options["work_dir"],
+                gpus=options["gpus"], resources=options["resource"],
             )
             agent = NodeAgent(config)
         except (ConfigError, IsolationError) as error:

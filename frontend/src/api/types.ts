@@ -37,6 +37,11 @@ export interface Task {
   updated_at?: string | null
   /** the task this one reruns (same spec) */
   rerun_of?: number | null
+  /** GPUs (issue 19): whole GPUs asked for, and the device indices the current (or last) attempt holds */
+  gpu?: number
+  gpu_devices?: number[]
+  /** named countable resources asked for (licences, FPGA slots): name -> count */
+  resources?: Record<string, number>
   // --- batch workloads (issue 16) ---
   /** extra attempts after the command fails, and how many are spent */
   retries?: number
@@ -94,6 +99,22 @@ export interface ClusterNode {
   last_heartbeat: string | null
   tasks_running: number | null
   registered_at: string | null
+  /** GPUs (issue 19): capacity, allocated and free, and the devices themselves */
+  gpu?: number
+  gpu_allocated?: number
+  gpu_free?: number
+  gpu_devices?: GpuDevice[]
+  /** named countable resources: name -> capacity, allocated, free */
+  resources?: Record<string, { capacity: number; allocated: number; free: number }>
+}
+
+/** One GPU of a node, as its agent detected (nvidia-smi) or declared it (index alone). */
+export interface GpuDevice {
+  index: number
+  uuid?: string
+  model?: string
+  /** MiB */
+  memory?: number | null
 }
 
 /** Partial node update from heartbeats (frame "usage"): merged into the node held. */
@@ -224,6 +245,8 @@ export interface SubmitRequest {
   depends_on?: number[]
   dependency?: 'afterok' | 'afterany' | 'afternotok'
   array?: string
+  gpu?: number
+  resources?: Record<string, number>
 }
 
 /** An array (issue 16): GET /api/v1/arrays/{id} */
