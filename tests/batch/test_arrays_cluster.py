@@ -53,9 +53,9 @@ def test_an_array_of_a_thousand_with_percent_five(cluster):
     assert outputs == sorted(f"{index}\n" for index in range(1000))  # every index exactly once
 
 
-def test_an_elements_retry(cluster):
+def test_an_elements_retry(cluster, shared_dir):
     cluster.start_agent("worker-1", cpu=4)
-    marker = cluster.workdir / "failed-once"
+    marker = shared_dir / "failed-once"
     command = (f'if [ "$SCHEDULER_ARRAY_INDEX" = 1 ] && [ ! -e {marker} ]; then touch {marker}; exit 5; fi; '
                'echo "index $SCHEDULER_ARRAY_INDEX attempt $SCHEDULER_ATTEMPT"')
     response = cluster.api.post(f"{cluster.url}/api/v1/tasks", json={

@@ -10,9 +10,9 @@ from tests.cluster import wait_for
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
 
-def test_chains_run_in_order_and_a_failed_dependency_cancels_the_afterok_chain(cluster):
+def test_chains_run_in_order_and_a_failed_dependency_cancels_the_afterok_chain(cluster, shared_dir):
     cluster.start_agent("worker-1", cpu=4)
-    gate = cluster.workdir / "gate"
+    gate = shared_dir / "gate"
     first = cluster.submit(f"while [ ! -e {gate} ]; do sleep 0.05; done; echo first", cpu=0.5, mem=64)
     second = cluster.submit("echo second", cpu=0.5, mem=64, depends_on=[first["id"]])
     failing = cluster.submit(f"while [ ! -e {gate} ]; do sleep 0.05; done; exit 2", cpu=0.5, mem=64)

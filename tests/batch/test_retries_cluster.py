@@ -22,9 +22,9 @@ def _counting(path) -> str:
             f'echo "run $n attempt $SCHEDULER_ATTEMPT"; [ "$n" -ge 3 ] || exit 3')
 
 
-def test_a_command_failing_twice_then_succeeding_with_two_retries(cluster, tmp_path):
+def test_a_command_failing_twice_then_succeeding_with_two_retries(cluster, shared_dir):
     cluster.start_agent("worker-1")
-    task = cluster.submit(_counting(tmp_path / "runs"), cpu=0.5, mem=64, retries=2, retry_backoff=1,
+    task = cluster.submit(_counting(shared_dir / "runs"), cpu=0.5, mem=64, retries=2, retry_backoff=1,
                           retry_backoff_max=600)
     assert (task["retries"], task["retries_used"]) == (2, 0)
     done = cluster.wait_task(task["id"], "SUCCEEDED", "FAILED", timeout=60)
