@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from scheduler_site.exceptions import DomainError
-from tasks import services
+from tasks import access, services
 from tasks.models import Task, TaskEvent
 
 
@@ -23,17 +23,41 @@ class TaskEventInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "short_command", "status", "node_name", "attempt", "cpu", "mem", "priority",
-                    "exit_code", "created_at")
-    list_filter = ("status", "node_name")
-    search_fields = ("name", "command", "node_name")
+    list_display = ("id", "name", "owner", "short_command", "status", "node_name", "attempt", "cpu", "mem",
+                    "priority", "exit_code", "created_at")
+    list_filter = ("status", "node_name", "submitter")
+    search_fields = ("name", "command", "node_name", "submitter__username")
     list_select_related = False
     readonly_fields = ("status", "status_reason", "status_message", "node", "node_name", "attempt", "exit_code",
                        "created_at", "assigned_at", "started_at", "finished_at", "log_bytes", "log_bytes_dropped",
                        "command", "cpu", "mem", "env", "node_selector", "timeout", "max_attempts", "submitter")
     fields = ("name", "priority", *readonly_fields)
+    readonly_fields = (*readonly_fields, "env_masked")
     inlines = [TaskEventInline]
     actions = ["cancel", "requeue"]
+
+    @admin.display(description="owner", ordering="submitter__username")
+    def owner(self, task: Task) -> str:
+        return task.submitter.get_username() if task.submitter_id else "-"
+
+    @admin.display(description="env")
+    def env_masked(self, task: Task) -> dict:
+        return access.masked_env(task.env)
+
+    def get_fields(self, request, obj=None):
+        """The env's values only for whoever may see them (tasks.access); others see the keys."""
+        fields = list(super().get_fields(request, obj))
+        if obj is None or not access.can_see_private(request.user, obj):
+            fields = ["env_masked" if name == "env" else name for name in fields]
+        return fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("submitter")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and not access.can_act_on(request.user, obj):
+            return False  # others' tasks are read-only for whoever may not act on them
+        return super().has_change_permission(request, obj)
 
     @admin.display(description="command")
     def short_command(self, task: Task) -> str:
@@ -45,6 +69,9 @@ class TaskAdmin(admin.ModelAdmin):
     def _each(self, request, queryset, action, verb: str) -> None:
         done, refused = [], []
         for task in queryset:
+            if not access.can_act_on(request.user, task):
+                refused.append(f"{task.pk}: only its owner or an operator (tasks.cancel_any_task) may do that.")
+                continue
             try:
                 action(task_id=task.pk, by=request.user.get_username())
                 done.append(str(task.pk))
@@ -62,6 +89,11 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Requeue (end the current attempt, place again)", permissions=["change"])
     def requeue(self, request, queryset) -> None:
         self._each(request, queryset, services.requeue_task, "Requeued")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and not access.can_act_on(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj: Task) -> None:
         services.delete_task(task_id=obj.pk, by=request.user.get_username())

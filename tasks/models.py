@@ -62,6 +62,11 @@ class Task(models.Model):
             models.Index(fields=["node_name", "-id"], name="task_node_name_recent"),
             models.Index(fields=["submitter", "-id"], name="task_submitter_recent"),
         ]
+        # -- many users (issue 17): operators' permissions, asked only through tasks.access --
+        permissions = [
+            ("view_any_task", "Can see every task's env and output (operator)"),
+            ("cancel_any_task", "Can cancel, rerun and requeue every user's tasks (operator)"),
+        ]
 
     def __str__(self) -> str:
         return f"task {self.pk} ({self.name or self.command[:40]})"

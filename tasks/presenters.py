@@ -10,6 +10,7 @@ from nodes.resources import RESOURCES
 from scheduler_site.formats import iso
 from scheduler_site.statuses import ACTIVE_STATUSES
 from tasks.models import Task, TaskEvent
+from tasks.owners import owner_name
 
 
 def task_summary(task: Task) -> dict:
@@ -34,6 +35,7 @@ def task_summary(task: Task) -> dict:
         "finished_at": iso(task.finished_at),
         "updated_at": iso(task.updated_at),  # newer wins when a REST copy and a live one cross
         "rerun_of": task.rerun_of_id,
+        "owner": owner_name(task),  # metadata: everyone signed in sees who owns a task
     }
 
 

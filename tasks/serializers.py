@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from scheduler_site.formats import cores_to_millicores
 from scheduler_site.statuses import TaskStatus, choices
+from tasks.access import can_see_private, masked_env
 from tasks.presenters import event_summary, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -209,6 +210,7 @@ class TaskSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
     rerun_of = serializers.IntegerField(allow_null=True, help_text="the task this one reruns")
+    owner = serializers.CharField(allow_null=True, help_text="username of the submitter")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)
@@ -232,7 +234,9 @@ class TaskEventSerializer(serializers.Serializer):
 class TaskDetailSerializer(TaskSerializer):
     """A task with what it runs with and its history."""
 
-    env = serializers.DictField(child=serializers.CharField())
+    env = serializers.DictField(child=serializers.CharField(),
+                                help_text="values masked unless you own the task or are an operator")
+    private_visible = serializers.BooleanField(help_text="whether you may see env values and output")
     node_selector = serializers.DictField(child=serializers.CharField())
     submitter = serializers.CharField(allow_null=True)
     log_bytes = serializers.IntegerField()
@@ -241,8 +245,11 @@ class TaskDetailSerializer(TaskSerializer):
 
     def to_representation(self, instance) -> dict:
         data = task_summary(instance)
+        request = self.context.get("request")
+        private = request is not None and can_see_private(request.user, instance)
         data.update(
-            env=instance.env,
+            env=instance.env if private else masked_env(instance.env),
+            private_visible=private,
             node_selector=instance.node_selector,
             submitter=instance.submitter.get_username() if instance.submitter else None,
             log_bytes=instance.log_bytes,

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
-from tasks import selectors, services
+from tasks import access, selectors, services
 from tasks.serializers import TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
 
 
@@ -29,7 +29,7 @@ class TaskListView(APIView):
             OpenApiParameter("status", str, description="PENDING, ASSIGNED, RUNNING, SUCCEEDED, FAILED or "
                                                         "CANCELLED; several separated by commas"),
             OpenApiParameter("node", str, description="node id or name"),
-            OpenApiParameter("owner", str, description="username of the submitter"),
+            OpenApiParameter("owner", str, description="username of the submitter, or `me`"),
             OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
             OpenApiParameter("cursor", str, description="cursor pagination: empty for the first page, then "
                                                         "next_cursor (no count); without it, ?page="),
@@ -39,8 +39,11 @@ class TaskListView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"),
-                                     owner=params.get("owner"), q=params.get("q"))
+        owner = params.get("owner")
+        if owner is not None and owner.strip() == "me":
+            owner = request.user.get_username()
+        tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"), owner=owner,
+                                     q=params.get("q"))
         if KeysetPagination.wanted(request):
             keyset = KeysetPagination(request)
             rows, next_cursor = keyset.page(tasks)
@@ -54,7 +57,7 @@ class TaskListView(APIView):
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
         task = services.submit_task(**submission.validated_data, submitter=request.user)
-        return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED,
+        return Response(TaskDetailSerializer(task, context={"request": request}).data, status=status.HTTP_201_CREATED,
                         headers={"Location": f"/api/v1/tasks/{task.pk}"})
 
 
@@ -63,7 +66,8 @@ class TaskDetailView(APIView):
 
     @extend_schema(responses=TaskDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
-        return Response(TaskDetailSerializer(selectors.get_task(pk, with_events=True)).data)
+        task = selectors.get_task(pk, with_events=True)
+        return Response(TaskDetailSerializer(task, context={"request": request}).data)
 
 
 class TaskRerunView(APIView):
@@ -72,16 +76,20 @@ class TaskRerunView(APIView):
     @extend_schema(request=None, responses={201: TaskDetailSerializer})
     def post(self, request: Request, pk: str) -> Response:
         original = selectors.get_task(pk)
+        access.check_act(request.user, original)
         task = services.rerun_task(task_id=original.pk, submitter=request.user)
-        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data,
+        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True),
+                                             context={"request": request}).data,
                         status=status.HTTP_201_CREATED, headers={"Location": f"/api/v1/tasks/{task.pk}"})
 
 
 class TaskCancelView(APIView):
-    permission_classes = [requires("tasks.change_task")]
+    permission_classes = [IsUser]  # the owner (tasks.add_task) or an operator: tasks.access decides
 
     @extend_schema(request=None, responses=TaskDetailSerializer)
     def post(self, request: Request, pk: str) -> Response:
         task = selectors.get_task(pk)
+        access.check_act(request.user, task)
         services.cancel_task(task_id=task.pk, by=_actor(request))
-        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data)
+        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True),
+                                             context={"request": request}).data)

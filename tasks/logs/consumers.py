@@ -20,6 +20,7 @@ from scheduler_site import groups, metrics
 from scheduler_site.consumers import Consumer
 from scheduler_site.dbthreads import db_call
 from scheduler_site.formats import parse_id
+from tasks.access import can_see_private
 from tasks.logs.store import chunk_message, newest_attempt, read_chunks
 from tasks.models import Task
 from tasks.presenters import task_summary
@@ -63,6 +64,9 @@ class TaskLogConsumer(Consumer):
         self.task = await _load_task(task_id) if task_id else None
         if self.task is None:
             await self.close(code=4404)
+            return
+        if not await db_call(can_see_private)(user, self.task):  # may read permissions: off the loop
+            await self.close(code=4403)
             return
         await self.join(groups.task_group(self.task.pk))
         requested = _query_int(self.scope, "attempt")
