@@ -4,11 +4,14 @@ released, its agent told, its events written)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
+from nodes.resources import RESOURCES
 from scheduler_site.exceptions import DomainError
-from tasks import access, services
-from tasks.models import Task, TaskEvent
+from tasks import access, quotas, services
+from tasks.models import Quota, Task, TaskEvent
+from tasks.placement.trigger import request_placement
 
 
 class TaskEventInline(admin.TabularInline):
@@ -101,3 +104,74 @@ class TaskAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for task_id in list(queryset.values_list("pk", flat=True)):
             services.delete_task(task_id=task_id, by=request.user.get_username())
+
+
+# -- many users (issue 17): quotas ------------------------------------------------------------------
+
+
+class QuotaForm(forms.ModelForm):
+    """One field per resource of the vector (API units: cpu in cores, mem in MiB), stored in `limits`."""
+
+    class Meta:
+        model = Quota
+        fields = ("user", "group", "max_running", "max_pending")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for resource in RESOURCES:
+                self.initial.setdefault(resource.request_field, self.instance.limits.get(resource.request_field))
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError("Choose a user or a group (exactly one).")
+        return data
+
+    def save(self, commit: bool = True):
+        limits = {r.request_field: self.cleaned_data[r.request_field] for r in RESOURCES
+                  if self.cleaned_data.get(r.request_field) is not None}
+        self.instance.limits = limits
+        return super().save(commit)
+
+
+for _resource in RESOURCES:  # declared fields, one per resource of the vector
+    QuotaForm.base_fields[_resource.request_field] = QuotaForm.declared_fields[_resource.request_field] = \
+        forms.FloatField(required=False, min_value=0, max_value=quotas.MAX_LIMIT, label=f"max {_resource.name}",
+                         help_text="in use at once; empty: no limit")
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    form = QuotaForm
+    list_display = ("holder", *(f"limit_{r.request_field}" for r in RESOURCES), "max_running", "max_pending",
+                    "in_use")
+    list_select_related = ("user", "group")
+    search_fields = ("user__username", "group__name")
+
+    def get_fields(self, request, obj=None):
+        return ["user", "group", *(r.request_field for r in RESOURCES), "max_running", "max_pending"]
+
+    @admin.display(description="in use now")
+    def in_use(self, quota: Quota) -> str:
+        usage = quotas.usage_of([quota])[quota.pk]
+        parts = [f"{quotas.amount_text(r, usage.amounts[i])} {r.name}" for i, r in enumerate(RESOURCES)]
+        return ", ".join([*parts, f"{usage.running} running"])
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        request_placement()  # a raised limit lets waiting tasks go
+
+
+def _limit_column(resource):
+    def column(self, quota: Quota):
+        value = quota.limits.get(resource.request_field)
+        return "-" if value is None else quotas.limit_text(resource, value)
+
+    column.short_description = f"max {resource.name}"
+    column.__name__ = f"limit_{resource.request_field}"
+    return column
+
+
+for _resource in RESOURCES:
+    setattr(QuotaAdmin, f"limit_{_resource.request_field}", _limit_column(_resource))

@@ -11,7 +11,9 @@ class TasksConfig(AppConfig):
         gauges to the master's metrics."""
         from nodes import hooks
         from scheduler_site import metrics
-        from tasks import cluster_metrics, recovery
+        from scheduler_site.statuses import WaitReason
+        from tasks import cluster_metrics, quotas, recovery
+        from tasks.placement import holds
         from tasks.placement.trigger import request_placement
         from tasks.presenters import active_task_summaries
 
@@ -19,3 +21,4 @@ class TasksConfig(AppConfig):
         hooks.active_tasks.register(active_task_summaries)
         hooks.releasing_node.register(recovery.release_node)
         metrics.add_collector(cluster_metrics.ClusterCollector)
+        holds.register(WaitReason.QUOTA, quotas.hold, admit=quotas.admit)  # issue 17

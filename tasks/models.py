@@ -117,3 +117,52 @@ class LogChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id}/{self.attempt}#{self.seq}"
+
+
+# -- many users (issue 17): quotas and fair-share usage ------------------------------------------
+
+
+class Quota(models.Model):
+    """Limits on what one user, or one group's members together, may use at once (`tasks.quotas`).
+
+    `limits` maps a resource of the vector (its request field: "cpu", "mem", "gpu"...) to the most
+    its tasks may hold at once, in the API's unit (cores, MiB): a new resource needs no column.
+    An empty value means no limit."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="quota")
+    group = models.OneToOneField("auth.Group", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="quota")
+    limits = models.JSONField(default=dict, blank=True,
+                              help_text="resource -> the most in use at once, in the API's unit (cpu in cores)")
+    max_running = models.PositiveIntegerField(null=True, blank=True, help_text="tasks ASSIGNED or RUNNING at once")
+    max_pending = models.PositiveIntegerField(null=True, blank=True, help_text="tasks PENDING at once")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="quota_user_xor_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"quota of {self.holder}"
+
+    @property
+    def holder(self) -> str:
+        return self.user.get_username() if self.user_id else f"group {self.group.name}"
+
+
+class OwnerUsage(models.Model):
+    """An owner's recent usage for fair share (`tasks.fairshare`): CPU-seconds, decayed with a
+    half-life; charged when an attempt ends, decayed by the sweeper."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage")
+    cpu_seconds = models.FloatField(default=0.0)
+    decayed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.cpu_seconds:.0f} cpu-s"

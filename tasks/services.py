@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from django.db import transaction
 
 from scheduler_site.exceptions import InvalidTransition, NotFound
-from tasks import recovery, states
+from tasks import quotas, recovery, states
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskStatus
 from tasks.placement.reservation import place_submitted
 from tasks.placement.trigger import request_placement
@@ -33,7 +33,9 @@ def submit_task(
     rerun_of: Task | None = None,
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
-    otherwise the placement loop runs right after commit."""
+    otherwise the placement loop runs right after commit. Over the submitter's pending quota:
+    `QuotaExceeded` (429), nothing written."""
+    quotas.check_submit(submitter)
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from nodes.health import mark_unhealthy, stale_node_ids
+from tasks import fairshare
 from tasks.history.recorder import record_history
 from tasks.placement.reservation import place_pending_tasks
 from tasks.recovery import take_node_offline
@@ -17,4 +18,6 @@ def sweep_once(*, now: datetime | None = None) -> dict[str, int]:
     requeued = sum(len(take_node_offline(node_id, now=now)) for node_id in stale_node_ids(now))
     placed = place_pending_tasks().placed
     sampled = record_history(now=now)
-    return {"unhealthy": len(unhealthy), "requeued": requeued, "placed": placed, "sampled": int(sampled)}
+    decayed = fairshare.maybe_decay(now)
+    return {"unhealthy": len(unhealthy), "requeued": requeued, "placed": placed, "sampled": int(sampled),
+            "decayed": decayed}

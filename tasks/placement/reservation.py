@@ -66,7 +66,8 @@ def _plan(tasks: list[Task], table: NodeTable, report: PlacementReport) -> tuple
     by_node: dict[int, list[Task]] = defaultdict(list)
     unplaced: list[tuple[Task, Decision]] = []
     failed_shapes: dict[tuple, Decision] = {}
-    for task in tasks:
+    for position, task in enumerate(tasks):
+        task._queue_index = position  # the admission step (quotas) walks the plan in queue order
         request = _request(task)
         shape = request.shape()
         # Within a batch capacity only shrinks, so a shape that fitted nowhere still fits nowhere.
@@ -82,6 +83,24 @@ def _plan(tasks: list[Task], table: NodeTable, report: PlacementReport) -> tuple
         table.take(decision.index, request)
         by_node[int(table.ids[decision.index])].append(task)
     return by_node, unplaced
+
+
+def _admit(by_node: Plan, report: PlacementReport) -> None:
+    """Ask the holds that limit a batch's sum (quotas) about the plan, in queue order; the tasks
+    they refuse leave the plan and wait with their reason (before the node rows are locked: the
+    lock order is task rows, quota rows, node rows)."""
+    planned = sorted((task for tasks in by_node.values() for task in tasks), key=lambda task: task._queue_index)
+    if not planned:
+        return
+    refused = holds.refused(planned)
+    if not refused:
+        return
+    for node_id in list(by_node):
+        by_node[node_id] = [task for task in by_node[node_id] if task.pk not in refused]
+        if not by_node[node_id]:
+            del by_node[node_id]
+    states.note_waiting_many((task, *refused[task.pk]) for task in planned if task.pk in refused)
+    report.held += len(refused)
 
 
 def _lock_and_recheck(by_node: dict[int, list[Task]]) -> tuple[dict[int, Node], list[Task]]:
@@ -123,6 +142,7 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
         report.held += len(waiting)
     table = _snapshot()
     by_node, unplaced = _plan(tasks, table, report)
+    _admit(by_node, report)
     accepted, bounced = _lock_and_recheck(by_node)
     accounting.reserve({nid: _share(by_node[nid]) for nid in accepted})
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
