@@ -12,8 +12,8 @@ class TasksConfig(AppConfig):
         from nodes import hooks
         from scheduler_site import metrics
         from scheduler_site.statuses import WaitReason
-        from tasks import cluster_metrics, quotas, recovery
-        from tasks.placement import holds
+        from tasks import cluster_metrics, fairshare, quotas, recovery
+        from tasks.placement import holds, queue
         from tasks.placement.trigger import request_placement
         from tasks.presenters import active_task_summaries
 
@@ -21,4 +21,7 @@ class TasksConfig(AppConfig):
         hooks.active_tasks.register(active_task_summaries)
         hooks.releasing_node.register(recovery.release_node)
         metrics.add_collector(cluster_metrics.ClusterCollector)
-        holds.register(WaitReason.QUOTA, quotas.hold, admit=quotas.admit)  # issue 17
+        # many users (issue 17): the Quota hold, and fair share as the queue's second key
+        holds.register(WaitReason.QUOTA, quotas.hold, admit=quotas.admit)
+        if not any(key.name == fairshare.QUEUE_KEY for key in queue.FAIR_SHARE):
+            queue.FAIR_SHARE.append(queue.Key(fairshare.QUEUE_KEY, expression=fairshare.queue_key_expression()))

@@ -27,6 +27,7 @@ from django.utils import timezone
 from scheduler_site.sql import update_from_values
 from tasks.models import OwnerUsage, Task
 
+QUEUE_KEY = "fair_share"  # the annotation's name in the queue
 NEGLIGIBLE = 1e-3  # cpu-seconds below this are forgotten (the row drops to 0)
 
 

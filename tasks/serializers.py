@@ -12,7 +12,7 @@ from rest_framework import serializers
 from scheduler_site.formats import cores_to_millicores
 from scheduler_site.statuses import TaskStatus, choices
 from tasks.access import can_see_private, masked_env
-from tasks.presenters import event_summary, task_summary
+from tasks.presenters import event_summary, queue_standing, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 200
@@ -242,6 +242,8 @@ class TaskDetailSerializer(TaskSerializer):
     log_bytes = serializers.IntegerField()
     log_bytes_dropped = serializers.IntegerField()
     events = TaskEventSerializer(many=True)
+    queue = serializers.DictField(allow_null=True, help_text="PENDING only: position in the queue (1 = next) and "
+                                                             "the owner's recent usage (cpu-s), the fair-share figure")
 
     def to_representation(self, instance) -> dict:
         data = task_summary(instance)
@@ -255,5 +257,6 @@ class TaskDetailSerializer(TaskSerializer):
             log_bytes=instance.log_bytes,
             log_bytes_dropped=instance.log_bytes_dropped,
             events=[event_summary(event) for event in instance.events.all()],
+            queue=queue_standing(instance),
         )
         return data
