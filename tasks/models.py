@@ -48,6 +48,9 @@ class Task(models.Model):
     )
     log_bytes = models.BigIntegerField(default=0, editable=False)
     log_bytes_dropped = models.BigIntegerField(default=0, editable=False)
+    # -- many users (issue 17) --
+    attempts_uncharged = models.PositiveIntegerField(
+        default=0, editable=False, help_text="attempts that counted against nothing (preempted)")
 
     class Meta:
         ordering = ["-id"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,16 +20,31 @@ from tasks.placement.trigger import request_placement
 log = logging.getLogger("tasks.recovery")
 
 
-def requeue(task: Task, *, reason: str, message: str) -> TaskEvent:
-    """End the current attempt of a locked ASSIGNED/RUNNING task."""
-    if task.attempt >= task.max_attempts:
+Charge = Literal["lost", "retry", "none"]
+
+
+def requeue(task: Task, *, reason: str, message: str, charge: Charge = "lost") -> TaskEvent:
+    """End the current attempt of a locked ASSIGNED/RUNNING task. `charge` says what the ended
+    attempt counts against: "lost" (infrastructure: `max_attempts`), "retry" (the command failed:
+    `retries`, batch's; counted as "lost" until then) or "none" (preempted: nothing)."""
+    if charge == "none":
+        task.attempts_uncharged += 1
+        Task.objects.filter(pk=task.pk).update(attempts_uncharged=task.attempts_uncharged)
+        event = states.transition(
+            task, TaskStatus.PENDING, reason=reason,
+            message=f"{message} Attempt {task.attempt} ended; queued again (not counted against its attempts).",
+        )
+        request_placement()
+        return event
+    if task.attempt - task.attempts_uncharged >= task.max_attempts:
         return states.transition(
             task, TaskStatus.FAILED, reason=reason,
-            message=f"{message} No attempts left ({task.attempt}/{task.max_attempts}).",
+            message=f"{message} No attempts left ({task.attempt - task.attempts_uncharged}/{task.max_attempts}).",
         )
     event = states.transition(
         task, TaskStatus.PENDING, reason=reason,
-        message=f"{message} Attempt {task.attempt}/{task.max_attempts} ended; queued again.",
+        message=f"{message} Attempt {task.attempt - task.attempts_uncharged}/{task.max_attempts} ended; "
+                "queued again.",
     )
     request_placement()
     return event
