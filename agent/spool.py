@@ -110,6 +110,7 @@ class AttemptSpool:
         self._acked_ahead: set[int] = set()
         self.sent_through = -1
         self.closed = False  # the process ended and its last output is cut
+        self.removed = False  # files closed and deleted: every method is a no-op from then on
         self._index = open(self.dir / "index", "a")  # noqa: SIM115 - kept open
         self._lock = threading.RLock()
 
@@ -121,7 +122,9 @@ class AttemptSpool:
 
     def note(self, stream: str, text: str) -> None:
         """The agent's own words in the task's log (a command that could not start)."""
-        os.write(self.streams[stream].fd, text.encode())
+        with self._lock:
+            if not self.removed:
+                os.write(self.streams[stream].fd, text.encode())
 
     # -- cutting -------------------------------------------------------------------------------
 
@@ -131,6 +134,8 @@ class AttemptSpool:
         now = time.monotonic() if now is None else now
         cut_any = False
         with self._lock:
+            if self.removed:
+                return False
             for name, stream in self.streams.items():
                 size = stream.size()
                 while stream.cut_at < size:
@@ -192,14 +197,15 @@ class AttemptSpool:
     # -- sending and acknowledgement -----------------------------------------------------------
 
     def chunk(self, seq: int) -> dict | None:
-        where = self.chunks.get(seq)
-        if where is None:
-            return None
-        stream, offset, length, ts = where
-        if seq in self.dropped:
-            text = DROP_MARKER.format(n=self.dropped[seq], limit=self.budget.limit)
-            return {"seq": seq, "stream": "stderr", "data": text, "ts": ts}
-        data = os.pread(self.streams[stream].fd, length, offset)
+        with self._lock:  # a closed descriptor's number may already be another file's
+            where = None if self.removed else self.chunks.get(seq)
+            if where is None:
+                return None
+            stream, offset, length, ts = where
+            if seq in self.dropped:
+                text = DROP_MARKER.format(n=self.dropped[seq], limit=self.budget.limit)
+                return {"seq": seq, "stream": "stderr", "data": text, "ts": ts}
+            data = os.pread(self.streams[stream].fd, length, offset)
         return {"seq": seq, "stream": stream, "data": data.decode("utf-8", errors="replace"), "ts": ts}
 
     def unsent(self, max_bytes: int) -> list[dict]:
@@ -226,6 +232,8 @@ class AttemptSpool:
 
     def ack(self, seqs: list[int]) -> None:
         with self._lock:
+            if self.removed:
+                return
             for seq in seqs:
                 if seq > self.acked_through:
                     self._acked_ahead.add(seq)
@@ -249,17 +257,23 @@ class AttemptSpool:
 
     @property
     def fully_acked(self) -> bool:
-        return self.closed and self.acked_through >= self.next_seq - 1
+        return self.removed or (self.closed and self.acked_through >= self.next_seq - 1)
 
     @property
     def has_unsent(self) -> bool:
-        return self.sent_through < self.next_seq - 1
+        return not self.removed and self.sent_through < self.next_seq - 1
 
     def in_flight(self) -> int:
         return self.sent_through - self.acked_through
 
     def remove(self) -> None:
+        """Close and delete the files. Safe while other threads still hold this spool (the shipper
+        from its copy of the list, the executor's tick): under the lock, and every method is a no-op
+        afterwards, so no one reads a closed descriptor (or a reused one: another file's)."""
         with self._lock:
+            if self.removed:
+                return
+            self.removed = True
             for seq in range(self.acked_through + 1, self.next_seq):
                 if seq in self.chunks and seq not in self.dropped:
                     self.budget.give_back(self.chunks[seq][2])
