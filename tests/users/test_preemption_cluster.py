@@ -9,6 +9,10 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import pytest
 
 from tests.cluster import wait_for
@@ -40,7 +44,9 @@ def test_with_preemption_the_high_priority_task_evicts_the_low_one(cluster):
     cluster.env["SCHEDULER_PREEMPTION"] = "1"
     cluster.restart_master()
     cluster.start_agent("worker-1", cpu=2)
-    marker = cluster.workdir / "terms"
+    shared = Path(tempfile.mkdtemp(prefix="preempt-"))  # tasks run as another user: outside pytest's 0700 dirs
+    os.chmod(shared, 0o777)
+    marker = shared / "terms"
     victim = cluster.submit(f"trap 'echo TERM >> {marker}; exit 143' TERM; echo started; sleep 60 & wait", cpu=2,
                             mem=32, priority=0, max_attempts=1)
     cluster.wait_task(victim["id"], "RUNNING", timeout=60)
@@ -58,3 +64,5 @@ def test_with_preemption_the_high_priority_task_evicts_the_low_one(cluster):
     assert second["attempt"] == 2
     cluster.api.post(f"{cluster.url}/api/v1/tasks/{victim['id']}/cancel", timeout=10)
     cluster.wait_task(victim["id"], "CANCELLED", timeout=60)
+    marker.unlink(missing_ok=True)
+    shared.rmdir()
