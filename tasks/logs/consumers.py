@@ -44,7 +44,9 @@ def _query_int(scope: dict, name: str) -> int | None:
 
 @db_call
 def _load_task(task_id: int) -> Task | None:
-    return Task.objects.filter(pk=task_id).first()
+    # the submitter comes along: the status frame's summary names the owner, and no query may run
+    # on the event loop (SynchronousOnlyOperation)
+    return Task.objects.select_related("submitter").filter(pk=task_id).first()
 
 
 @db_call
