@@ -171,15 +171,16 @@ def cmd_plan(api: Api, args) -> int:
 
 
 def cmd_tasks(api: Api, args) -> int:
-    page = api.get("/api/v1/tasks", status=args.status, node=args.node, page_size=args.limit, array=args.array)
+    page = api.get("/api/v1/tasks", status=args.status, node=args.node, owner=args.owner, page_size=args.limit,
+                   array=args.array)
     if args.json:
         print(json.dumps(page))
         return 0
     rows = [{**t, "cpu": f"{t['cpu']:g}", "command": one_line(t["command"]), "name": one_line(t["name"], 40)}
             for t in page["results"]]
-    print(_table(rows, [("ID", "id"), ("NAME", "name"), ("STATUS", "status"), ("NODE", "node_name"),
-                        ("TRY", "attempt"), ("CPU", "cpu"), ("MEM", "mem"), ("EXIT", "exit_code"),
-                        ("COMMAND", "command")]))
+    print(_table(rows, [("ID", "id"), ("NAME", "name"), ("OWNER", "owner"), ("STATUS", "status"),
+                        ("NODE", "node_name"), ("TRY", "attempt"), ("CPU", "cpu"), ("MEM", "mem"),
+                        ("EXIT", "exit_code"), ("COMMAND", "command")]))
     if page["count"] > len(rows):
         print(f"({len(rows)} of {page['count']}; --limit shows more)")
     return 0
@@ -190,13 +191,18 @@ def cmd_show(api: Api, args) -> int:
     if args.json:
         print(json.dumps(task))
         return 0
-    for key in ("id", "name", "status", "status_reason", "status_message", "node_name", "attempt", "max_attempts",
-                "cpu", "mem", "priority", "timeout", "exit_code", "created_at", "started_at", "finished_at"):
+    for key in ("id", "name", "owner", "status", "status_reason", "status_message", "node_name", "attempt",
+                "max_attempts", "cpu", "mem", "priority", "timeout", "exit_code", "created_at", "started_at",
+                "finished_at"):
         print(f"{key:15} {task.get(key) if task.get(key) is not None else ''}")
     if task.get("gpu"):
         devices = ",".join(str(index) for index in task.get("gpu_devices") or [])
         print(f"{'gpu':15} {task['gpu']}" + (f" (devices {devices})" if devices else ""))
     print(f"{'command':15} {task['command']}")
+    if task.get("queue"):
+        print(f"{'queue':15} {task['queue']['text']}")
+    if task.get("env"):  # values masked by the master unless you own the task or are an operator
+        print(f"{'env':15} {' '.join(f'{k}={v}' for k, v in task['env'].items())}")
     print("\nEVENTS")
     print(_table(task["events"], [("TIME", "time"), ("TRY", "attempt"), ("TO", "to_status"), ("NODE", "node_name"),
                                   ("REASON", "reason"), ("MESSAGE", "message")]))
@@ -223,6 +229,45 @@ def cmd_cancel(api: Api, args) -> int:
             continue
         print(f"task {task['id']} {task['status']}")
     return 1 if failed else 0
+
+
+# -- many users (issue 17): who am I, quotas ------------------------------------------------------
+
+
+def cmd_whoami(api: Api, args) -> int:
+    me = api.get("/api/v1/auth/me")
+    mine = api.get("/api/v1/quotas/me")
+    if args.json:
+        print(json.dumps({**me, "groups": mine["groups"], "recent_usage": mine["recent_usage"]}))
+        return 0
+    if not me.get("authenticated"):
+        raise CliError("not signed in")
+    roles = [name for name, allowed in me.get("permissions", {}).items() if allowed]
+    print(f"{me['username']}{' (staff)' if me.get('is_staff') else ''}")
+    print(f"groups:        {', '.join(mine['groups']) or '-'}")
+    print(f"may:           {', '.join(roles) or 'read only'}")
+    print(f"recent usage:  {mine['recent_usage']:.0f} cpu-s (half-life {mine['half_life']:g} s)")
+    return 0
+
+
+def _limits(quota: dict, keys: list[str]) -> str:
+    shown = [f"{key} {quota['used'][key]:g}/{quota[key]:g}" for key in keys if quota.get(key) is not None]
+    return ", ".join(shown) or "no limits"
+
+
+def cmd_quota_show(api: Api, args) -> int:
+    """The quotas over me (or, with --all, every quota) with what they use now."""
+    quotas = api.get("/api/v1/quotas")["results"] if args.all else api.get("/api/v1/quotas/me")["quotas"]
+    if args.json:
+        print(json.dumps(quotas))
+        return 0
+    if not quotas:
+        print("no quota applies" if not args.all else "no quotas")
+        return 0
+    for quota in quotas:
+        keys = [key for key in quota if key not in ("id", "user", "group", "holder", "used")]
+        print(f"{quota['holder']}: {_limits(quota, keys)}")
+    return 0
 
 
 def _print_chunk(chunk: dict) -> None:
@@ -411,7 +456,16 @@ def build_parser() -> argparse.ArgumentParser:
     tasks.add_argument("--node")
     tasks.add_argument("--limit", type=int, default=50)
     tasks.add_argument("--array", type=int, default=None, help="the tasks of this array")
+    tasks.add_argument("--user", "--owner", dest="owner", help="only this user's tasks (`me` for yours)")
     tasks.set_defaults(func=cmd_tasks)
+
+    whoami = sub.add_parser("whoami", help="who the token belongs to, groups, rights, recent usage")
+    whoami.set_defaults(func=cmd_whoami)
+    quota = sub.add_parser("quota", help="quotas: quota show [--all]")
+    quota_sub = quota.add_subparsers(dest="quota_cmd", required=True)
+    quota_show = quota_sub.add_parser("show", help="the quotas over you (or --all) and their usage")
+    quota_show.add_argument("--all", action="store_true", help="every quota of the cluster")
+    quota_show.set_defaults(func=cmd_quota_show)
 
     show = sub.add_parser("show", help="a task with its events")
     show.add_argument("task", type=int)

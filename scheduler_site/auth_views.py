@@ -51,7 +51,10 @@ def who_is_signed_in(user: Any) -> dict:
         "is_staff": user.is_staff,
         "permissions": {
             "submit": user.has_perm("tasks.add_task"),
-            "cancel": user.has_perm("tasks.change_task"),
+            # cancel: own tasks (tasks.add_task) or anyone's (tasks.cancel_any_task); see tasks.access
+            "cancel": user.has_perm("tasks.add_task") or user.has_perm("tasks.cancel_any_task"),
+            "cancel_any": user.has_perm("tasks.cancel_any_task"),
+            "view_any": user.is_staff or user.has_perm("tasks.view_any_task"),
             "drain": user.has_perm("nodes.change_node"),
         },
     }

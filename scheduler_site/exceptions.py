@@ -35,3 +35,17 @@ class NodeNameTaken(DomainError):
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"
+
+
+class Forbidden(DomainError):
+    """Signed in, but this user may not see or do this (another user's private data or task)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
+class QuotaExceeded(DomainError):
+    """A limit of the user's or group's quota is reached (the submit is refused, nothing written)."""
+
+    status_code = 429
+    code = "quota_exceeded"

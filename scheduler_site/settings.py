@@ -62,6 +62,15 @@ SCHEDULER_WS_MAX_CONNECTING = env_int("SCHEDULER_WS_MAX_CONNECTING", 64, minimum
 SCHEDULER_METRICS_TOKEN = env_str("SCHEDULER_METRICS_TOKEN", "")
 # Logs of tasks finished longer ago than this are removed by `manage.py prunelogs`.
 SCHEDULER_LOG_RETENTION_DAYS = env_int("SCHEDULER_LOG_RETENTION_DAYS", 7, minimum=0)
+# -- many users (issue 17) --
+# Fair share: an owner's recent usage (CPU-seconds) halves every this many seconds (Slurm's
+# PriorityDecayHalfLife); the sweeper decays the figures at most every SCHEDULER_FAIR_SHARE_DECAY_EVERY.
+SCHEDULER_FAIR_SHARE_HALF_LIFE = env_seconds("SCHEDULER_FAIR_SHARE_HALF_LIFE", 3600.0)
+SCHEDULER_FAIR_SHARE_DECAY_EVERY = env_seconds("SCHEDULER_FAIR_SHARE_DECAY_EVERY", 60.0)
+# Preemption (off by default): a pending task may evict running tasks whose priority is lower by at
+# least SCHEDULER_PREEMPTION_GAP when that is the only way it can run.
+SCHEDULER_PREEMPTION = env_bool("SCHEDULER_PREEMPTION", False)
+SCHEDULER_PREEMPTION_GAP = env_int("SCHEDULER_PREEMPTION_GAP", 1, minimum=1)
 
 INSTALLED_APPS = [
     "daphne",

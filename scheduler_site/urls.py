@@ -14,6 +14,7 @@ from scheduler_site import auth_views, health, spa
 from scheduler_site.api_root import ApiRootView
 from scheduler_site.metrics import metrics_view
 from scheduler_site.permissions import IsUser
+from tasks import quota_views
 from tasks import views as task_views
 from tasks.agents import views as agent_views
 from tasks.history import views as history_views
@@ -42,6 +43,9 @@ urlpatterns = [
     api(rf"tasks/{ID}/logs/raw", log_views.TaskRawLogView, "task-logs-raw"),
     api(rf"arrays/{ID}", task_views.ArrayDetailView, "array-detail"),
     api(rf"arrays/{ID}/cancel", task_views.ArrayCancelView, "array-cancel"),
+    api("quotas", quota_views.QuotaListView, "quota-list"),
+    api("quotas/me", quota_views.MyQuotaView, "quota-me"),
+    api(rf"quotas/{ID}", quota_views.QuotaDetailView, "quota-detail"),
     api("metrics/history", history_views.HistoryView, "metrics-history"),
     api("nodes", node_views.NodeListView, "node-list"),
     api(rf"nodes/{ID}", node_views.NodeDetailView, "node-detail"),

@@ -4,14 +4,17 @@ released, its agent told, its events written)."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from nodes.resources import RESOURCES
 from scheduler_site.exceptions import DomainError
-from tasks import services
+from tasks import access, quotas, services
 from tasks.batch import arrays
-from tasks.models import Task, TaskArray, TaskEvent
+from tasks.models import Quota, Task, TaskArray, TaskEvent
+from tasks.placement.trigger import request_placement
 
 
 class TaskEventInline(admin.TabularInline):
@@ -26,10 +29,10 @@ class TaskEventInline(admin.TabularInline):
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ("id", "name", "short_command", "status", "node_name", "attempt", "cpu", "mem", "gpu", "priority",
-                    "exit_code", "created_at")
-    list_filter = ("status", "node_name", ("array", admin.EmptyFieldListFilter))
-    search_fields = ("name", "command", "node_name")
+    list_display = ("id", "name", "owner", "short_command", "status", "node_name", "attempt", "cpu", "mem", "gpu",
+                    "priority", "exit_code", "created_at")
+    list_filter = ("status", "node_name", "submitter", ("array", admin.EmptyFieldListFilter))
+    search_fields = ("name", "command", "node_name", "submitter__username")
     list_select_related = False
     readonly_fields = ("status", "status_reason", "status_message", "node", "node_name", "attempt", "exit_code",
                        "created_at", "assigned_at", "started_at", "finished_at", "log_bytes", "log_bytes_dropped",
@@ -40,6 +43,7 @@ class TaskAdmin(admin.ModelAdmin):
                        "array_link", "array_index",
                        "gpu", "gpu_devices")
     fields = ("name", "priority", *readonly_fields)
+    readonly_fields = (*readonly_fields, "env_masked")
     inlines = [TaskEventInline]
     actions = ["cancel", "requeue"]
 
@@ -61,6 +65,29 @@ class TaskAdmin(admin.ModelAdmin):
         url = reverse("admin:tasks_taskarray_change", args=[task.array_id])
         return format_html('<a href="{}">array {}</a>', url, task.array_id)
 
+    @admin.display(description="owner", ordering="submitter__username")
+    def owner(self, task: Task) -> str:
+        return task.submitter.get_username() if task.submitter_id else "-"
+
+    @admin.display(description="env")
+    def env_masked(self, task: Task) -> dict:
+        return access.masked_env(task.env)
+
+    def get_fields(self, request, obj=None):
+        """The env's values only for whoever may see them (tasks.access); others see the keys."""
+        fields = list(super().get_fields(request, obj))
+        if obj is None or not access.can_see_private(request.user, obj):
+            fields = ["env_masked" if name == "env" else name for name in fields]
+        return fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("submitter")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and not access.can_act_on(request.user, obj):
+            return False  # others' tasks are read-only for whoever may not act on them
+        return super().has_change_permission(request, obj)
+
     @admin.display(description="command")
     def short_command(self, task: Task) -> str:
         return task.command if len(task.command) <= 60 else task.command[:57] + "..."
@@ -71,6 +98,9 @@ class TaskAdmin(admin.ModelAdmin):
     def _each(self, request, queryset, action, verb: str) -> None:
         done, refused = [], []
         for task in queryset:
+            if not access.can_act_on(request.user, task):
+                refused.append(f"{task.pk}: only its owner or an operator (tasks.cancel_any_task) may do that.")
+                continue
             try:
                 action(task_id=task.pk, by=request.user.get_username())
                 done.append(str(task.pk))
@@ -88,6 +118,11 @@ class TaskAdmin(admin.ModelAdmin):
     @admin.action(description="Requeue (end the current attempt, place again)", permissions=["change"])
     def requeue(self, request, queryset) -> None:
         self._each(request, queryset, services.requeue_task, "Requeued")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and not access.can_act_on(request.user, obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj: Task) -> None:
         services.delete_task(task_id=obj.pk, by=request.user.get_username())
@@ -143,3 +178,74 @@ class TaskArrayAdmin(admin.ModelAdmin):
         for array in queryset:
             done = arrays.cancel_array(array_id=array.pk, by=request.user.get_username())
             self.message_user(request, f"Array {array.pk}: {done['cancelled']} task(s) cancelled.", messages.SUCCESS)
+
+
+# -- many users (issue 17): quotas ------------------------------------------------------------------
+
+
+class QuotaForm(forms.ModelForm):
+    """One field per resource of the vector (API units: cpu in cores, mem in MiB), stored in `limits`."""
+
+    class Meta:
+        model = Quota
+        fields = ("user", "group", "max_running", "max_pending")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            for resource in RESOURCES:
+                self.initial.setdefault(resource.request_field, self.instance.limits.get(resource.request_field))
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("user")) == bool(data.get("group")):
+            raise forms.ValidationError("Choose a user or a group (exactly one).")
+        return data
+
+    def save(self, commit: bool = True):
+        limits = {r.request_field: self.cleaned_data[r.request_field] for r in RESOURCES
+                  if self.cleaned_data.get(r.request_field) is not None}
+        self.instance.limits = limits
+        return super().save(commit)
+
+
+for _resource in RESOURCES:  # declared fields, one per resource of the vector
+    QuotaForm.base_fields[_resource.request_field] = QuotaForm.declared_fields[_resource.request_field] = \
+        forms.FloatField(required=False, min_value=0, max_value=quotas.MAX_LIMIT, label=f"max {_resource.name}",
+                         help_text="in use at once; empty: no limit")
+
+
+@admin.register(Quota)
+class QuotaAdmin(admin.ModelAdmin):
+    form = QuotaForm
+    list_display = ("holder", *(f"limit_{r.request_field}" for r in RESOURCES), "max_running", "max_pending",
+                    "in_use")
+    list_select_related = ("user", "group")
+    search_fields = ("user__username", "group__name")
+
+    def get_fields(self, request, obj=None):
+        return ["user", "group", *(r.request_field for r in RESOURCES), "max_running", "max_pending"]
+
+    @admin.display(description="in use now")
+    def in_use(self, quota: Quota) -> str:
+        usage = quotas.usage_of([quota])[quota.pk]
+        parts = [f"{quotas.amount_text(r, usage.amounts[i])} {r.name}" for i, r in enumerate(RESOURCES)]
+        return ", ".join([*parts, f"{usage.running} running"])
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        request_placement()  # a raised limit lets waiting tasks go
+
+
+def _limit_column(resource):
+    def column(self, quota: Quota):
+        value = quota.limits.get(resource.request_field)
+        return "-" if value is None else quotas.limit_text(resource, value)
+
+    column.short_description = f"max {resource.name}"
+    column.__name__ = f"limit_{resource.request_field}"
+    return column
+
+
+for _resource in RESOURCES:
+    setattr(QuotaAdmin, f"limit_{_resource.request_field}", _limit_column(_resource))

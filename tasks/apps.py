@@ -11,9 +11,11 @@ class TasksConfig(AppConfig):
         gauges to the master's metrics."""
         from nodes import hooks
         from scheduler_site import metrics
-        from tasks import cluster_metrics, recovery, states
+        from scheduler_site.statuses import WaitReason
+        from tasks import cluster_metrics, fairshare, quotas, recovery, states
         from tasks.batch import dependencies
         from tasks.batch import holds as batch_holds
+        from tasks.placement import holds, queue
         from tasks.placement.trigger import request_placement
         from tasks.presenters import active_task_summaries
 
@@ -23,3 +25,7 @@ class TasksConfig(AppConfig):
         metrics.add_collector(cluster_metrics.ClusterCollector)
         batch_holds.register()  # Dependency, Backoff, Throttle
         states.on_finished(dependencies.settle)
+        # many users (issue 17): the Quota hold, and fair share as the queue's second key
+        holds.register(WaitReason.QUOTA, quotas.hold, admit=quotas.admit)
+        if not any(key.name == fairshare.QUEUE_KEY for key in queue.FAIR_SHARE):
+            queue.FAIR_SHARE.append(queue.Key(fairshare.QUEUE_KEY, expression=fairshare.queue_key_expression()))

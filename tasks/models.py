@@ -73,6 +73,10 @@ class Task(models.Model):
     array_index = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # --- end batch workloads ---
 
+    # -- many users (issue 17) --
+    attempts_uncharged = models.PositiveIntegerField(
+        default=0, editable=False, help_text="attempts that counted against nothing (preempted)")
+
     class Meta:
         ordering = ["-id"]
         indexes = [
@@ -91,6 +95,11 @@ class Task(models.Model):
             # batch: when the next retry comes due (the placement loop wakes then)
             models.Index(fields=["not_before"], name="task_pending_not_before",
                          condition=Q(status=TaskStatus.PENDING, not_before__isnull=False)),
+        ]
+        # -- many users (issue 17): operators' permissions, asked only through tasks.access --
+        permissions = [
+            ("view_any_task", "Can see every task's env and output (operator)"),
+            ("cancel_any_task", "Can cancel, rerun and requeue every user's tasks (operator)"),
         ]
 
     def __str__(self) -> str:
@@ -161,3 +170,52 @@ class LogChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_id}/{self.attempt}#{self.seq}"
+
+
+# -- many users (issue 17): quotas and fair-share usage ------------------------------------------
+
+
+class Quota(models.Model):
+    """Limits on what one user, or one group's members together, may use at once (`tasks.quotas`).
+
+    `limits` maps a resource of the vector (its request field: "cpu", "mem", "gpu"...) to the most
+    its tasks may hold at once, in the API's unit (cores, MiB): a new resource needs no column.
+    An empty value means no limit."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+                                related_name="quota")
+    group = models.OneToOneField("auth.Group", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="quota")
+    limits = models.JSONField(default=dict, blank=True,
+                              help_text="resource -> the most in use at once, in the API's unit (cpu in cores)")
+    max_running = models.PositiveIntegerField(null=True, blank=True, help_text="tasks ASSIGNED or RUNNING at once")
+    max_pending = models.PositiveIntegerField(null=True, blank=True, help_text="tasks PENDING at once")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False, group__isnull=True) | Q(user__isnull=True, group__isnull=False),
+                name="quota_user_xor_group",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"quota of {self.holder}"
+
+    @property
+    def holder(self) -> str:
+        return self.user.get_username() if self.user_id else f"group {self.group.name}"
+
+
+class OwnerUsage(models.Model):
+    """An owner's recent usage for fair share (`tasks.fairshare`): CPU-seconds, decayed with a
+    half-life; charged when an attempt ends, decayed by the sweeper."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage")
+    cpu_seconds = models.FloatField(default=0.0)
+    decayed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.cpu_seconds:.0f} cpu-s"

@@ -10,6 +10,7 @@ from nodes.resources import RESOURCES
 from scheduler_site.formats import iso
 from scheduler_site.statuses import ACTIVE_STATUSES, TaskStatus
 from tasks.models import Task, TaskEvent
+from tasks.owners import owner_name
 
 
 def task_summary(task: Task) -> dict:
@@ -36,6 +37,7 @@ def task_summary(task: Task) -> dict:
         "rerun_of": task.rerun_of_id,
         "gpu_devices": task.gpu_devices or [],  # GPUs (issue 19): devices the current or last attempt held
         "resources": task.resources or {},  # named countable resources asked for
+        "owner": owner_name(task),  # metadata: everyone signed in sees who owns a task
         **batch_summary(task),
     }
 
@@ -74,3 +76,19 @@ def event_summary(event: TaskEvent) -> dict:
 def active_task_summaries(node) -> list[dict]:
     """A node's ASSIGNED and RUNNING tasks, oldest first (the node detail's `tasks`)."""
     return [task_summary(task) for task in Task.objects.filter(node=node, status__in=ACTIVE_STATUSES).order_by("id")]
+
+
+def queue_standing(task: Task) -> dict | None:
+    """Where a PENDING task stands (issue 17): its place in the one queue order and its owner's
+    recent usage, the fair-share figure that ranks it among tasks of its priority."""
+    from tasks import fairshare
+    from tasks.placement import queue
+
+    if task.status != TaskStatus.PENDING:
+        return None
+    place = queue.position(task.pk)
+    if place is None:
+        return None
+    usage = fairshare.recent_usage(task.submitter_id)
+    return {"position": place, "owner_recent_usage": usage,
+            "text": f"position {place} in the queue; its owner's recent usage {usage:.0f} cpu-s"}

@@ -43,8 +43,11 @@ def requeue(task: Task, *, reason: str, message: str, charge: Charge = "lost",
         request_placement()
         return event
     if charge == "none":
-        event = states.transition(task, TaskStatus.PENDING, reason=reason,
-                                  message=f"{message} Attempt {task.attempt} ended; queued again.")
+        task.attempts_uncharged += 1
+        event = states.transition(
+            task, TaskStatus.PENDING, reason=reason, also_save=("attempts_uncharged",),
+            message=f"{message} Attempt {task.attempt} ended; queued again (not counted against its attempts).",
+        )
         request_placement()
         return event
     task.lost_attempts += 1

@@ -13,11 +13,12 @@ from nodes.resources import MAX_NAMED_AMOUNT, MAX_NAMED_RESOURCES, NAMED_RESOURC
 from nodes.selectors import known_resource_names
 from scheduler_site.formats import MAX_CORES, NUMBER_TEXT, QuantityError, millicores_to_cores, parse_cores
 from scheduler_site.statuses import DEPENDENCIES, Dependency, TaskStatus, choices
+from tasks.access import can_see_private, masked_env
 from tasks.batch import array_spec, dependencies
 from tasks.batch.array_spec import MAX_ELEMENTS, MAX_SPEC_LENGTH, ArraySpec
 from tasks.batch.arrays import summary as arrays_summary
 from tasks.batch.dependencies import MAX_DEPENDENCIES
-from tasks.presenters import event_summary, task_summary
+from tasks.presenters import event_summary, queue_standing, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 200
@@ -302,6 +303,7 @@ class TaskSerializer(serializers.Serializer):
     gpu_devices = serializers.ListField(child=serializers.IntegerField(),
                                         help_text="device indices on its node held by the current or last attempt")
     resources = serializers.DictField(child=serializers.IntegerField(), help_text="named resources asked for")
+    owner = serializers.CharField(allow_null=True, help_text="username of the submitter")
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)
@@ -325,7 +327,9 @@ class TaskEventSerializer(serializers.Serializer):
 class TaskDetailSerializer(TaskSerializer):
     """A task with what it runs with and its history."""
 
-    env = serializers.DictField(child=serializers.CharField())
+    env = serializers.DictField(child=serializers.CharField(),
+                                help_text="values masked unless you own the task or are an operator")
+    private_visible = serializers.BooleanField(help_text="whether you may see env values and output")
     node_selector = serializers.DictField(child=serializers.CharField())
     submitter = serializers.CharField(allow_null=True)
     log_bytes = serializers.IntegerField()
@@ -333,17 +337,23 @@ class TaskDetailSerializer(TaskSerializer):
     events = TaskEventSerializer(many=True)
     depends_on = serializers.ListField(child=serializers.IntegerField())
     dependents = serializers.ListField(child=serializers.IntegerField())
+    queue = serializers.DictField(allow_null=True, help_text="PENDING only: position in the queue (1 = next) and "
+                                                             "the owner's recent usage (cpu-s), the fair-share figure")
 
     def to_representation(self, instance) -> dict:
         data = task_summary(instance)
         data.update(dependencies.summary(instance))
+        request = self.context.get("request")
+        private = request is not None and can_see_private(request.user, instance)
         data.update(
-            env=instance.env,
+            env=instance.env if private else masked_env(instance.env),
+            private_visible=private,
             node_selector=instance.node_selector,
             submitter=instance.submitter.get_username() if instance.submitter else None,
             log_bytes=instance.log_bytes,
             log_bytes_dropped=instance.log_bytes_dropped,
             events=[event_summary(event) for event in instance.events.all()],
+            queue=queue_standing(instance),
         )
         return data
 

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from scheduler_site.exceptions import InvalidTransition, NotFound
 from scheduler_site.statuses import Dependency
-from tasks import recovery, states
+from tasks import quotas, recovery, states
 from tasks.batch import arrays, dependencies, submissions
 from tasks.batch.array_spec import ArraySpec
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskArray, TaskStatus
@@ -46,7 +46,9 @@ def submit_task(
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
     otherwise the placement loop runs right after commit. `depends_on`: ids of existing tasks
-    (`tasks.batch.dependencies`; a DomainError on `depends_on` when one is unknown)."""
+    (`tasks.batch.dependencies`; a DomainError on `depends_on` when one is unknown). Over the
+    submitter's pending quota: `QuotaExceeded` (429), nothing written."""
+    quotas.check_submit(submitter)
     dependency_ids = dependencies.check_submitted(depends_on, dependency) if depends_on else []
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,

@@ -23,7 +23,7 @@ from nodes.models import Node
 from scheduler_site import metrics
 from scheduler_site.exceptions import InvalidTransition
 from scheduler_site.sql import update_from_values
-from tasks import accounting, task_updates
+from tasks import accounting, fairshare, task_updates
 from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskEvent, TaskStatus
 
 S = TaskStatus
@@ -136,6 +136,7 @@ def transition(
     fields = [*_STATUS_FIELDS, *also_save]
     if previous in ACTIVE_STATUSES and target not in ACTIVE_STATUSES:
         accounting.release(task)
+        fairshare.charge(task, now)  # the attempt ends: its CPU-seconds count toward its owner's fair share
     task.status, task.status_reason, task.status_message = target, reason, message
     if target == S.RUNNING:
         task.started_at = now

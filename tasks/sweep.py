@@ -9,6 +9,7 @@ from datetime import datetime
 
 from nodes.health import mark_unhealthy, stale_node_ids
 from scheduler_site.idempotency import forget_expired
+from tasks import fairshare
 from tasks.history.recorder import record_history
 from tasks.placement.reservation import place_pending_tasks
 from tasks.recovery import take_node_offline
@@ -20,5 +21,6 @@ def sweep_once(*, now: datetime | None = None) -> dict[str, int]:
     placed = place_pending_tasks().placed
     sampled = record_history(now=now)
     forgotten = forget_expired(now)
+    decayed = fairshare.maybe_decay(now)
     return {"unhealthy": len(unhealthy), "requeued": requeued, "placed": placed, "sampled": int(sampled),
-            "forgotten_keys": forgotten}
+            "forgotten_keys": forgotten, "decayed": decayed}

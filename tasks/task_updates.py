@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from scheduler_site import bus, groups
+from tasks import owners
 from tasks.agents.desired import desired_for_nodes
 from tasks.models import Task, TaskEvent
 from tasks.presenters import task_summary
@@ -29,6 +30,8 @@ def tasks_changed(
     tasks: Iterable[Task], *, events: Iterable[TaskEvent] = (), nudge_nodes: Iterable[int] = ()
 ) -> None:
     """Queue, for after commit, the new state of `tasks` and a nudge to each of `nudge_nodes`."""
+    tasks = list(tasks)
+    owners.names_of({task.submitter_id for task in tasks if task.submitter_id is not None})  # one query a batch
     summaries = [task_summary(task) for task in tasks]
     nodes = sorted(set(nudge_nodes))
     if not summaries and not nodes:

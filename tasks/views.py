@@ -12,7 +12,7 @@ from scheduler_site import idempotency
 from scheduler_site.openapi import paginated
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
-from tasks import selectors, services
+from tasks import access, selectors, services
 from tasks.batch import arrays, plan
 from tasks.models import Task, TaskArray
 from tasks.presenters import task_summary
@@ -40,7 +40,7 @@ class TaskListView(APIView):
             OpenApiParameter("status", str, description="PENDING, ASSIGNED, RUNNING, SUCCEEDED, FAILED or "
                                                         "CANCELLED; several separated by commas"),
             OpenApiParameter("node", str, description="node id or name"),
-            OpenApiParameter("owner", str, description="username of the submitter"),
+            OpenApiParameter("owner", str, description="username of the submitter, or `me`"),
             OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
             OpenApiParameter("array", int, description="the elements of this array"),
             OpenApiParameter("cursor", str, pattern=r"^([1-9][0-9]{0,17})?$",
@@ -52,8 +52,11 @@ class TaskListView(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"),
-                                     owner=params.get("owner"), q=params.get("q"), array=params.get("array"))
+        owner = params.get("owner")
+        if owner is not None and owner.strip() == "me":
+            owner = request.user.get_username()
+        tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"), owner=owner,
+                                     q=params.get("q"), array=params.get("array"))
         if KeysetPagination.wanted(request):
             keyset = KeysetPagination(request)
             rows, next_cursor = keyset.page(tasks)
@@ -75,7 +78,7 @@ class TaskListView(APIView):
 
             def submit() -> tuple[int, dict]:
                 created = services.submit_many(items, submitter=request.user)
-                return status.HTTP_201_CREATED, {"results": [created_body(one) for one in created]}
+                return status.HTTP_201_CREATED, {"results": [created_body(one, request) for one in created]}
         else:
             submission = TaskSubmitSerializer(data=request.data)
             submission.is_valid(raise_exception=True)
@@ -84,7 +87,7 @@ class TaskListView(APIView):
                 fields["array_text"] = request.data["array"]
 
             def submit() -> tuple[int, dict]:
-                return status.HTTP_201_CREATED, created_body(services.submit(**fields, submitter=request.user))
+                return status.HTTP_201_CREATED, created_body(services.submit(**fields, submitter=request.user), request)
 
         answer = idempotency.run_once(user=request.user, scope="POST /api/v1/tasks", key=key, body=request.data,
                                       perform=submit)
@@ -103,7 +106,8 @@ class TaskDetailView(APIView):
 
     @extend_schema(responses=TaskDetailSerializer)
     def get(self, request: Request, pk: str) -> Response:
-        return Response(TaskDetailSerializer(selectors.get_task(pk, with_events=True)).data)
+        task = selectors.get_task(pk, with_events=True)
+        return Response(TaskDetailSerializer(task, context={"request": request}).data)
 
 
 class TaskRerunView(APIView):
@@ -112,26 +116,32 @@ class TaskRerunView(APIView):
     @extend_schema(request=None, responses={201: TaskDetailSerializer})
     def post(self, request: Request, pk: str) -> Response:
         original = selectors.get_task(pk)
+        access.check_act(request.user, original)
         task = services.rerun_task(task_id=original.pk, submitter=request.user)
-        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data,
+        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True),
+                                             context={"request": request}).data,
                         status=status.HTTP_201_CREATED, headers={"Location": f"/api/v1/tasks/{task.pk}"})
 
 
 class TaskCancelView(APIView):
-    permission_classes = [requires("tasks.change_task")]
+    permission_classes = [IsUser]  # the owner (tasks.add_task) or an operator: tasks.access decides
 
     @extend_schema(request=None, responses=TaskDetailSerializer)
     def post(self, request: Request, pk: str) -> Response:
         task = selectors.get_task(pk)
+        access.check_act(request.user, task)
         services.cancel_task(task_id=task.pk, by=_actor(request))
-        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data)
+        return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True),
+                                             context={"request": request}).data)
 
 
 # --- batch workloads (issue 16): arrays ---
 
 
-def created_body(created: Task | tuple[TaskArray, list[Task]]) -> dict:
-    return TaskDetailSerializer(created).data if isinstance(created, Task) else array_created(*created)
+def created_body(created: Task | tuple[TaskArray, list[Task]], request: Request) -> dict:
+    if isinstance(created, Task):
+        return TaskDetailSerializer(created, context={"request": request}).data
+    return array_created(*created)
 
 
 def array_created(array: TaskArray, tasks: list[Task]) -> dict:
@@ -165,10 +175,6 @@ class TaskPlanView(APIView):
 
     @extend_schema(request=TaskSubmitSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
-        if isinstance(request.data, list):  # several at once (spec files): one transaction
-            items = validate_items(request.data)
-            created = services.submit_many(items, submitter=request.user)
-            return Response({"results": [created_body(one) for one in created]}, status=status.HTTP_201_CREATED)
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
         fields = dict(submission.validated_data)

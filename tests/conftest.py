@@ -47,8 +47,9 @@ def make_user(username: str, *perms: str, staff: bool = False) -> User:
 
 @pytest.fixture
 def operator(db) -> User:
-    """A user who may submit and cancel tasks and drain nodes."""
-    return make_user("operator", "tasks.add_task", "tasks.change_task", "nodes.change_node")
+    """A user who may submit tasks, cancel and read anyone's (tasks.access), and drain nodes."""
+    return make_user("operator", "tasks.add_task", "tasks.change_task", "tasks.cancel_any_task",
+                     "tasks.view_any_task", "nodes.change_node")
 
 
 @pytest.fixture

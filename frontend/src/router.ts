@@ -8,6 +8,7 @@ import ClusterView from './views/ClusterView.vue'
 import LoginView from './views/LoginView.vue'
 import NodeView from './views/NodeView.vue'
 import NotFoundView from './views/NotFoundView.vue'
+import QuotasView from './views/QuotasView.vue'
 import TaskDetailView from './views/TaskDetailView.vue'
 import TasksView from './views/TasksView.vue'
 
@@ -18,6 +19,7 @@ export const router = createRouter({
     { path: '/', name: 'cluster', component: ClusterView, meta: { title: 'Cluster' } },
     { path: '/tasks', name: 'tasks', component: TasksView, meta: { title: 'Tasks' } },
     { path: '/tasks/:id(\\d+)', name: 'task', component: TaskDetailView, props: (r) => ({ id: Number(r.params.id) }), meta: { title: 'Task' } },
+    { path: '/quotas', name: 'quotas', component: QuotasView, meta: { title: 'Quotas' } },
     { path: '/nodes/:id(\\d+)', name: 'node', component: NodeView, props: (r) => ({ id: Number(r.params.id) }), meta: { title: 'Node' } },
     { path: '/:rest(.*)*', name: 'not-found', component: NotFoundView, meta: { title: 'Not found' } },
   ],

@@ -20,6 +20,7 @@ from scheduler_site import groups, metrics
 from scheduler_site.consumers import Consumer
 from scheduler_site.dbthreads import db_call
 from scheduler_site.formats import parse_id
+from tasks.access import can_see_private
 from tasks.logs.store import chunk_message, newest_attempt, read_chunks
 from tasks.models import Task
 from tasks.presenters import task_summary
@@ -43,7 +44,9 @@ def _query_int(scope: dict, name: str) -> int | None:
 
 @db_call
 def _load_task(task_id: int) -> Task | None:
-    return Task.objects.filter(pk=task_id).first()
+    # the submitter comes along: the status frame's summary names the owner, and no query may run
+    # on the event loop (SynchronousOnlyOperation)
+    return Task.objects.select_related("submitter").filter(pk=task_id).first()
 
 
 @db_call
@@ -63,6 +66,9 @@ class TaskLogConsumer(Consumer):
         self.task = await _load_task(task_id) if task_id else None
         if self.task is None:
             await self.close(code=4404)
+            return
+        if not await db_call(can_see_private)(user, self.task):  # may read permissions: off the loop
+            await self.close(code=4403)
             return
         await self.join(groups.task_group(self.task.pk))
         requested = _query_int(self.scope, "attempt")

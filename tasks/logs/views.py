@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from scheduler_site.exceptions import DomainError
 from scheduler_site.permissions import IsUser
+from tasks.access import check_private
 from tasks.logs.store import attempts_with_logs, chunk_message, newest_attempt, read_chunks
 from tasks.models import LogChunk, Task
 from tasks.selectors import get_task
@@ -50,6 +51,7 @@ class TaskLogView(APIView):
     )
     def get(self, request: Request, pk: str) -> Response:
         task = get_task(pk)
+        check_private(request.user, task)
         attempt = _attempt(request, task)
         after = _int_param(request, "after", -1, minimum=-1, maximum=2**31 - 1)
         limit = _int_param(request, "limit", 1000, minimum=1, maximum=MAX_LIMIT)
@@ -88,6 +90,7 @@ class TaskRawLogView(APIView):
     @extend_schema(parameters=[OpenApiParameter("attempt", int)], responses={(200, "text/plain"): str})
     def get(self, request: Request, pk: str) -> StreamingHttpResponse:
         task = get_task(pk)
+        check_private(request.user, task)
         attempt = _attempt(request, task)
         response = StreamingHttpResponse(_raw_stream(task.pk, attempt), content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="task-{task.pk}-attempt-{attempt}.log"'

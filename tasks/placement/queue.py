@@ -1,6 +1,6 @@
 """Which pending task goes next: one ordering, used by every placement pass on every store.
-Priority first (higher first), then fair-share keys (pluggable: none yet; e.g. the owner's decayed
-recent usage, lower first), then age (lower id first). `claim` takes the next batch in that order
+Priority first (higher first), then fair-share keys (pluggable; `tasks.fairshare` adds the owner's
+decayed recent usage, lower first), then age (lower id first). `claim` takes the next batch in that order
 from a cursor (keyset pagination), locking the rows where the store can skip locked ones.
 """
 
@@ -56,13 +56,15 @@ def cursor_of(task: Task) -> Cursor:
     return tuple(getattr(task, key.name) for key in keys())
 
 
-def after(cursor: Cursor) -> Q:
-    """Tasks that come after `cursor` in queue order (lexicographic over the keys)."""
+def after(cursor: Cursor, *, before: bool = False) -> Q:
+    """Tasks that come after `cursor` in queue order (lexicographic over the keys); `before`: the
+    ones that come before it."""
     order = keys()
     terms = []
     for i, key in enumerate(order):
         equal = {k.name: value for k, value in zip(order[:i], cursor[:i], strict=True)}
-        terms.append(Q(**equal, **{f"{key.name}__{'lt' if key.descending else 'gt'}": cursor[i]}))
+        later = "lt" if key.descending else "gt"
+        terms.append(Q(**equal, **{f"{key.name}__{({'lt': 'gt', 'gt': 'lt'}[later] if before else later)}": cursor[i]}))
     return reduce(or_, terms)
 
 
@@ -72,6 +74,14 @@ def _skipped(query: QuerySet[Task]) -> QuerySet[Task]:
         if condition is not None:
             query = query.exclude(condition)
     return query
+
+
+def position(task_id: int) -> int | None:
+    """Where a PENDING task stands: 1 for the next to go; None when it is not PENDING."""
+    task = pending().filter(pk=task_id).first()
+    if task is None:
+        return None
+    return pending().filter(after(cursor_of(task), before=True)).count() + 1
 
 
 def claim(batch_size: int, cursor: Cursor | None) -> tuple[list[Task], int]:

@@ -11,6 +11,9 @@ One batch is one transaction:
      loses its share of the plan, and those tasks stay PENDING for the next batch;
   5. pin devices (GPUs: `tasks.devices`, from the devices no live attempt on the locked node holds),
      reserve capacity and move the tasks to ASSIGNED together.
+No starvation (`starvation.py`): the first task no node can take now gets the node where it will
+fit soonest, and later tasks of the pass are not planned there; with SCHEDULER_PREEMPTION=1 the
+pass then evicts lower-priority tasks for it.
 On SQLite the same code is correct because IMMEDIATE transactions serialize writers.
 Lock order everywhere in the project: task rows before node rows.
 """
@@ -31,7 +34,7 @@ from scheduler_site import metrics
 from scheduler_site.statuses import TaskStatus, WaitReason
 from tasks import accounting, devices, states
 from tasks.models import Task
-from tasks.placement import holds, queue
+from tasks.placement import holds, queue, starvation
 from tasks.placement.nodetable import NodeTable, NodeView, TaskRequest
 from tasks.placement.pipeline import SCORERS, Decision, choose, feasible
 
@@ -46,6 +49,8 @@ class PlacementReport:
     skipped_locked: int = 0  # PENDING tasks another transaction held: not looked at, retry soon
     held: int = 0  # kept back by a hold (dependency, backoff, throttle, quota)
     batches: int = 0
+    reservation: starvation.Reservation | None = None  # the node kept for the blocked head of the queue
+    preempted: int = 0
     seconds: float = 0.0
     decision_seconds: list[float] = field(default_factory=list)
 
@@ -72,7 +77,8 @@ def _plan(tasks: list[Task], table: NodeTable, report: PlacementReport) -> tuple
     by_node: dict[int, list[Task]] = defaultdict(list)
     unplaced: list[tuple[Task, Decision]] = []
     failed_shapes: dict[tuple, Decision] = {}
-    for task in tasks:
+    for position, task in enumerate(tasks):
+        task._queue_index = position  # the admission step (quotas) walks the plan in queue order
         request = _request(task)
         shape = request.shape()
         # Within a batch capacity only shrinks, so a shape that fitted nowhere still fits nowhere.
@@ -84,10 +90,41 @@ def _plan(tasks: list[Task], table: NodeTable, report: PlacementReport) -> tuple
         if decision.index is None:
             failed_shapes[shape] = decision
             unplaced.append((task, decision))
+            if report.reservation is None:
+                _reserve_for(task, request, table, report)
             continue
         table.take(decision.index, request)
         by_node[int(table.ids[decision.index])].append(task)
     return by_node, unplaced
+
+
+def _reserve_for(task: Task, request: TaskRequest, table: NodeTable, report: PlacementReport) -> None:
+    """No starvation (`starvation.py`): the first task of the pass that no node can take now gets
+    the node where it will fit soonest; nothing after it in the queue is planned there."""
+    row = starvation.soonest(table, request)
+    if row is None:
+        return  # it fits on no node even empty: nothing to wait for
+    report.reservation = starvation.Reservation(task_id=task.pk, priority=task.priority,
+                                                node_id=int(table.ids[row]), node_name=table.names[row])
+    starvation.block(table, report.reservation.node_id)
+
+
+def _admit(by_node: Plan, report: PlacementReport) -> None:
+    """Ask the holds that limit a batch's sum (quotas) about the plan, in queue order; the tasks
+    they refuse leave the plan and wait with their reason (before the node rows are locked: the
+    lock order is task rows, quota rows, node rows)."""
+    planned = sorted((task for tasks in by_node.values() for task in tasks), key=lambda task: task._queue_index)
+    if not planned:
+        return
+    refused = holds.refused(planned)
+    if not refused:
+        return
+    for node_id in list(by_node):
+        by_node[node_id] = [task for task in by_node[node_id] if task.pk not in refused]
+        if not by_node[node_id]:
+            del by_node[node_id]
+    states.note_waiting_many((task, *refused[task.pk]) for task in planned if task.pk in refused)
+    report.held += len(refused)
 
 
 def _lock_and_recheck(by_node: dict[int, list[Task]]) -> tuple[dict[int, Node], list[Task]]:
@@ -128,7 +165,10 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
         tasks = [task for task in tasks if task.pk not in waiting]
         report.held += len(waiting)
     table = _snapshot()
+    if report.reservation is not None:
+        starvation.block(table, report.reservation.node_id)
     by_node, unplaced = _plan(tasks, table, report)
+    _admit(by_node, report)
     accepted, bounced = _lock_and_recheck(by_node)
     picks, short = devices.pick(accepted, by_node)
     for node_id in short:  # counted right, but its free devices do not cover the share (a rejoin took some away)
@@ -140,7 +180,11 @@ def _place(tasks: list[Task], report: PlacementReport) -> None:
     placements = [(task, accepted[nid]) for nid in accepted for task in by_node[nid]]
     placements.sort(key=lambda pair: pair[0].pk)
     states.assign_many(placements)
-    states.note_waiting_many((task, WaitReason.UNSCHEDULABLE, decision.explain()) for task, decision in unplaced)
+    reserved = report.reservation
+    states.note_waiting_many(
+        (task, WaitReason.UNSCHEDULABLE,
+         decision.explain() + (reserved.note() if reserved is not None and reserved.task_id == task.pk else ""))
+        for task, decision in unplaced)
     report.placed += len(placements)
     report.unschedulable += len(unplaced)
     report.conflicts += len(bounced)
@@ -184,6 +228,8 @@ def place_pending_tasks(*, batch_size: int = 1000, max_passes: int = 5) -> Place
                 break
         if report.conflicts == conflicts_before:
             break
+    if report.reservation is not None and settings.SCHEDULER_PREEMPTION:
+        report.preempted = len(starvation.preempt_for(report.reservation))
     report.seconds = time.perf_counter() - started
     if report.batches:
         metrics.PLACEMENTS.inc(report.placed)

@@ -20,8 +20,9 @@ from tests.conftest import make_user, token_client
 
 pytestmark = pytest.mark.django_db
 
-READS = ["/api/v1/", "/api/v1/tasks", "/api/v1/tasks/{task}", "/api/v1/tasks/{task}/logs",
-         "/api/v1/tasks/{task}/logs/raw", "/api/v1/nodes", "/api/v1/nodes/{node}", "/api/schema/", "/api/docs/"]
+PRIVATE_READS = ["/api/v1/tasks/{task}/logs", "/api/v1/tasks/{task}/logs/raw"]  # owner and operators only
+READS = ["/api/v1/", "/api/v1/tasks", "/api/v1/tasks/{task}", *PRIVATE_READS, "/api/v1/nodes",
+         "/api/v1/nodes/{node}", "/api/schema/", "/api/docs/"]
 WRITES = ["/api/v1/tasks", "/api/v1/tasks/{task}/cancel", "/api/v1/nodes/{node}/drain",
           "/api/v1/nodes/{node}/undrain"]
 INTERNAL = ["/api/v1/internal/register", "/api/v1/internal/nodes/{node}/heartbeat"]
@@ -142,19 +143,27 @@ def test_a_user_without_permissions_gets_403_on_changes_and_changes_nothing(view
     nothing_changed(world, counts)
 
 
-@pytest.mark.parametrize("path", READS)
+@pytest.mark.parametrize("path", [p for p in READS if p not in PRIVATE_READS])
 def test_a_user_without_permissions_can_read(viewer_api, world, path):
     response = viewer_api.get(fill(path, world))
 
     assert response.status_code == 200, response.content
 
 
+@pytest.mark.parametrize("path", PRIVATE_READS)
+def test_a_user_without_permissions_cannot_read_another_users_output(viewer_api, world, path):
+    response = viewer_api.get(fill(path, world))
+
+    assert response.status_code == 403, response.content
+
+
 @pytest.mark.parametrize("perm, path", [("tasks.add_task", "/api/v1/tasks"),
-                                        ("tasks.change_task", "/api/v1/tasks/{task}/cancel"),
+                                        ("tasks.cancel_any_task", "/api/v1/tasks/{task}/cancel"),
                                         ("nodes.change_node", "/api/v1/nodes/{node}/undrain")])
 def test_each_change_needs_its_own_permission(world, perm, path):
     only_that = token_client(make_user("only-that", perm))
-    others = [p for p in ("tasks.add_task", "tasks.change_task", "nodes.change_node") if p != perm]
+    others = [p for p in ("tasks.add_task", "tasks.change_task", "tasks.cancel_any_task", "nodes.change_node")
+              if p != perm]
     all_but_that = token_client(make_user("all-but-that", *others))
 
     assert call(all_but_that, "post", fill(path, world)).status_code == 403
@@ -342,7 +351,8 @@ def test_session_login_then_me_then_logout(operator, path):
 
     assert response.status_code == 200, response.content
     assert response.json() == {"authenticated": True, "username": "operator", "is_staff": False,
-                               "permissions": {"submit": True, "cancel": True, "drain": True}}
+                               "permissions": {"submit": True, "cancel": True, "cancel_any": True,
+                                               "view_any": True, "drain": True}}
     assert client.get("/api/v1/auth/me").json()["username"] == "operator"
     assert client.get("/api/v1/tasks").status_code == 200
 
@@ -355,7 +365,8 @@ def test_me_shows_what_a_user_without_permissions_may_do(viewer):
     client = browser()
     sign_in(client, "viewer")
 
-    assert client.get("/api/v1/auth/me").json()["permissions"] == {"submit": False, "cancel": False, "drain": False}
+    assert client.get("/api/v1/auth/me").json()["permissions"] == {
+        "submit": False, "cancel": False, "cancel_any": False, "view_any": False, "drain": False}
 
 
 def test_login_without_the_csrf_token_is_refused(operator):

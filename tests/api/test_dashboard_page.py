@@ -40,7 +40,8 @@ def test_a_signed_in_user_gets_what_auth_me_answers(built, operator):
     client.force_login(operator)
     page = embedded_session(client.get("/"))
     assert page == client.get("/api/v1/auth/me").json()
-    assert page["username"] == "operator" and page["permissions"] == {"submit": True, "cancel": True, "drain": True}
+    assert page["username"] == "operator" and page["permissions"] == {
+        "submit": True, "cancel": True, "cancel_any": True, "view_any": True, "drain": True}
 
 
 def test_a_username_cannot_close_the_script_element(built, db):

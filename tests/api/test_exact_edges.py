@@ -97,7 +97,7 @@ def test_the_log_socket_handshake_with_an_id_of_any_length_is_a_404_close(task_i
 @pytest.mark.django_db(transaction=True)
 def test_the_log_socket_takes_a_query_number_of_any_length_as_absent():
     user = User.objects.create(username="viewer")
-    task = builders.task_in(TaskStatus.SUCCEEDED, on=builders.node())
+    task = builders.task_in(TaskStatus.SUCCEEDED, on=builders.node(), submitter=user)  # its owner may read it
 
     async def scenario():
         path = f"/ws/tasks/{task.pk}/logs/?attempt={HUGE_ID}&after={HUGE_ID}"

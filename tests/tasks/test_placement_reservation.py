@@ -325,8 +325,8 @@ def test_the_placement_loop_places_as_soon_as_something_changes_with_no_timer():
         services.cancel_task(task_id=third.pk)
         fifth = builders.submitted(name="fifth", cpu=2, mem=512)
         wait_status(fifth, S.PENDING, "Unschedulable")
-        assert fresh(fifth).status_message == (
-            "0/2 nodes are available: 1 node(s) draining, 1 Insufficient cpu.")
+        assert fresh(fifth).status_message == (  # the head of the queue: node-b is kept for it (issue 17)
+            "0/2 nodes are available: 1 node(s) draining, 1 Insufficient cpu. Node node-b is reserved for it.")
 
         set_draining(node_id=node_a.pk, draining=False)  # undrain
         assert wait_status(fifth, S.ASSIGNED).node_id == node_a.pk
@@ -367,5 +367,8 @@ def test_a_pass_notes_a_long_queues_reasons_in_a_bounded_number_of_statements():
     assert len(writes) < 12, f"{len(writes)} writes for one pass: {[w[:60] for w in writes[:20]]}"
     still = Task.objects.filter(pk__in=[t.pk for t in waiting], status=S.PENDING)
     assert still.count() == 299
-    assert {t.status_message for t in still} == {"0/1 nodes are available: 1 Insufficient cpu."}
+    # the head of the queue gets the node kept for it (issue 17, no starvation); the rest wait
+    assert {t.status_message for t in still} == {"0/1 nodes are available: 1 Insufficient cpu.",
+                                                 "0/1 nodes are available: 1 Insufficient cpu. Node only is reserved "
+                                                 "for it."}
     assert TaskEvent.objects.filter(task__in=still, reason="Unschedulable").count() == 299

@@ -1,6 +1,6 @@
 /** Same-origin fetch for API v1: session cookie, CSRF header on writes, errors as ApiError. */
 
-import type { ArrayCreated, ClusterHistory, ClusterNode, LogPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskArray, TaskDetail } from './types'
+import type { ArrayCreated, ClusterHistory, ClusterNode, LogPage, Me, MyQuotas, NodeDetail, NodeHistory, Page, Quota, SubmitRequest, Task, TaskArray, TaskDetail } from './types'
 
 export class ApiError extends Error {
   /** ms the server asked to wait before trying again (503/429 with Retry-After), else null */
@@ -145,6 +145,9 @@ export const api = {
   node: (id: number | string) => request<NodeDetail>('GET', `/api/v1/nodes/${id}`),
   drain: (id: number) => request<ClusterNode>('POST', `/api/v1/nodes/${id}/drain`),
   undrain: (id: number) => request<ClusterNode>('POST', `/api/v1/nodes/${id}/undrain`),
+  /** many users (issue 17): every quota with what it uses now, and the signed-in user's own */
+  quotas: () => request<{ results: Quota[] }>('GET', '/api/v1/quotas'),
+  myQuotas: () => request<MyQuotas>('GET', '/api/v1/quotas/me'),
 }
 
 export function wsUrl(path: string): string {

@@ -10,7 +10,8 @@ export interface Me {
   authenticated: boolean
   username: string
   is_staff: boolean
-  permissions: { submit: boolean; cancel: boolean; drain: boolean }
+  /** cancel: own tasks (with submit) or, with cancel_any, anyone's; view_any: every task's env and output */
+  permissions: { submit: boolean; cancel: boolean; drain: boolean; cancel_any?: boolean; view_any?: boolean }
 }
 
 export interface Task {
@@ -56,6 +57,8 @@ export interface Task {
   dependency?: 'afterok' | 'afterany' | 'afternotok'
   array_id?: number | null
   array_index?: number | null
+  /** username of its submitter: metadata everyone signed in sees */
+  owner?: string | null
 }
 
 export interface TaskEvent {
@@ -80,6 +83,20 @@ export interface TaskDetail extends Task {
   log_bytes: number
   log_bytes_dropped: number
   events: TaskEvent[]
+  /** whether you may see its env values and output (its owner, or an operator); others see env keys only */
+  private_visible?: boolean
+  /** PENDING only: where it stands in the queue */
+  queue?: { position: number; owner_recent_usage: number; text: string } | null
+}
+
+/** A quota (GET /api/v1/quotas): limits by API name (cpu, mem, ..., running, pending; null = none) and `used`. */
+export interface Quota {
+  id: number
+  user: string | null
+  group: string | null
+  holder: string
+  used: Record<string, number>
+  [limit: string]: unknown
 }
 
 export interface ClusterNode {
@@ -265,4 +282,13 @@ export interface TaskArray {
 export interface ArrayCreated {
   array: { id: number; size: number; throttle: number | null }
   tasks: Task[]
+}
+
+/** GET /api/v1/quotas/me: who I am, my groups, the quotas over me, my fair-share usage (cpu-s) */
+export interface MyQuotas {
+  username: string
+  groups: string[]
+  quotas: Quota[]
+  recent_usage: number
+  half_life: number
 }
