@@ -38,6 +38,7 @@ urlpatterns = [
     api(rf"tasks/{ID}/rerun", task_views.TaskRerunView, "task-rerun"),
     api(rf"tasks/{ID}/logs", log_views.TaskLogView, "task-logs"),
     api(rf"tasks/{ID}/logs/raw", log_views.TaskRawLogView, "task-logs-raw"),
+    api(rf"tasks/{ID}/logs/search", log_views.TaskLogSearchView, "task-logs-search"),
     api("metrics/history", history_views.HistoryView, "metrics-history"),
     api("nodes", node_views.NodeListView, "node-list"),
     api(rf"nodes/{ID}", node_views.NodeDetailView, "node-detail"),
