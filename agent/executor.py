@@ -32,7 +32,7 @@ from agent.spool import AttemptSpool
 log = logging.getLogger("agent.executor")
 
 PASS_THROUGH_ENV = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "SHELL", "TERM")
-TICK = 0.02  # seconds between looks at the output files while tasks run
+TICK = 0.01  # seconds between samples of the output files while tasks run (spool.SAMPLE_INTERVAL)
 
 
 @dataclass

@@ -37,8 +37,8 @@ from agent.usage import UsageMeter
 log = logging.getLogger("agent")
 
 VERSION = "1"
-SEND_BYTES_PER_FRAME = 256 * 1024
 MAX_CHUNKS_IN_FLIGHT = 256
+MAX_BYTES_IN_FLIGHT = 1024 * 1024  # per attempt: a flood cannot queue much ahead of another task's output
 REPORT_RESEND_AFTER = 2.0
 START_REPORT_DUE = float("-inf")  # an unconfirmed start's "sent at" when it must go out at once
 REPORT_MAX_WAIT_FOR_LOGS = 30.0  # an end report waits for its output to be stored, at most this long
@@ -300,7 +300,14 @@ class Agent:
         elif kind == "log_ack":
             self._on_log_ack(frame)
         elif kind == "error":
-            log.warning("the master refused a frame", extra={"detail": frame.get("detail")})
+            log.warning("the master refused a frame",
+                        extra={"detail": frame.get("detail"), "frame": frame.get("frame")})
+            if frame.get("frame") == "logs":
+                with self.lock:
+                    spools = list(self.spools.values())
+                for spool in spools:
+                    spool.refused()
+                self.shipper_wake.set()
 
     def _apply(self, answer: dict) -> None:
         for verdict in answer.get("verdicts", []):
@@ -483,16 +490,24 @@ class Agent:
             self._ship_logs()
 
     def _ship_logs(self) -> None:
+        """Round robin: one frame per attempt per round, each attempt's unacknowledged bytes bounded,
+        so one task's flood never holds back another task's output."""
         with self.lock:
             spools = list(self.spools.values())
-        for spool in spools:
-            while spool.has_unsent and spool.in_flight() < MAX_CHUNKS_IN_FLIGHT:
-                chunks = spool.unsent(SEND_BYTES_PER_FRAME)
+        while spools:
+            ready = []
+            for spool in spools:
+                if not (spool.has_unsent and spool.in_flight() < MAX_CHUNKS_IN_FLIGHT
+                        and spool.in_flight_bytes() < MAX_BYTES_IN_FLIGHT):
+                    continue
+                chunks = spool.unsent()
                 if not chunks:
-                    break
+                    continue
                 frame = {"type": "logs", "chunks": [
                     {"task": spool.task, "attempt": spool.attempt, **chunk} for chunk in chunks
                 ]}
                 if not self.link.send(frame):
                     return
                 spool.mark_sent(chunks[-1]["seq"])
+                ready.append(spool)
+            spools = ready
