@@ -133,6 +133,7 @@ class AttemptSpool:
         self.sent_through = -1
         self.closed = False  # the process ended and its last output is cut
         self._sampled_at: float | None = None  # wall time of the previous sample
+        self._created = time.time()
         self._last_ts = 0.0  # chunks' times never go back
         self._index = open(self.dir / "index", "a")  # noqa: SIM115 - kept open
         self._lock = threading.RLock()
@@ -159,7 +160,7 @@ class AttemptSpool:
             stats = self._snapshot()
             runs = WRITES.runs(self)
             pieces = {name: self._plan(name, stats[name].st_size, final=final, now=now) for name in STREAMS}
-            groups = _interleave(pieces, runs, stats)
+            groups = _interleave(pieces, runs, stats, since=self._sampled_at or self._created)
             last_of = {name: max((i for i, (n, _) in enumerate(groups) if n == name), default=-1) for name in STREAMS}
             for index, (name, units) in enumerate(groups):
                 mtime = stats[name].st_mtime_ns / 1e9
@@ -462,12 +463,17 @@ def _lines(units: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
 
 
 def _interleave(pieces: dict[str, list[tuple[int, bytes]]], runs: list[str] | None,
-                stats: dict[str, os.stat_result]) -> list[tuple[str, list[tuple[int, bytes]]]]:
+                stats: dict[str, os.stat_result], *, since: float) -> list[tuple[str, list[tuple[int, bytes]]]]:
     """The order to number one sample's output in, as (stream, ranges) groups.
 
     `runs` is the order the process switched between its streams since the last sample (from the
-    kernel's write events): the lines of each stream are shared out over its runs evenly, in that
-    order. Without it (no events, or an overflow), the stream written to last goes last."""
+    kernel's write events). Runs say where the switches were, not how many lines each run held:
+    - A, B, A (the usual case: a line on one stream amid output on the other): B's write time is
+      its file's mtime, so A's lines are split at the same fraction of the time from the previous
+      sample (`since`) to A's last write (A written at a steady pace);
+    - more switches: each stream's lines shared over its runs evenly (exact when every write is one
+      line, the usual way to alternate).
+    Without runs (no events, or an overflow), the stream written to last goes last."""
     present = [name for name in STREAMS if pieces[name]]
     if len(present) < 2:
         return [(name, pieces[name]) for name in present]
@@ -482,6 +488,14 @@ def _interleave(pieces: dict[str, list[tuple[int, bytes]]], runs: list[str] | No
             order = sorted(present, key=lambda name: (stats[name].st_mtime_ns, name != "stdout"))
         return [(name, pieces[name]) for name in order]
     lines = {name: _lines(pieces[name]) for name in present}
+    if len(switches) == 3:
+        outer, inner = switches[0], switches[1]
+        last_outer = stats[outer].st_mtime_ns / 1e9
+        at_inner = stats[inner].st_mtime_ns / 1e9
+        fraction = 1.0 if last_outer <= since else (at_inner - since) / (last_outer - since)
+        before = round(min(1.0, max(0.0, fraction)) * len(lines[outer]))
+        groups = [(outer, lines[outer][:before]), (inner, lines[inner]), (outer, lines[outer][before:])]
+        return [(name, units) for name, units in groups if units]
     runs_left = {name: switches.count(name) for name in present}
     groups = []
     for name in switches:
