@@ -1,6 +1,6 @@
 /** Same-origin fetch for API v1: session cookie, CSRF header on writes, errors as ApiError. */
 
-import type { ClusterHistory, ClusterNode, LogPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskDetail } from './types'
+import type { ClusterHistory, ClusterNode, LogPage, LogSearchPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskDetail } from './types'
 
 export class ApiError extends Error {
   constructor(
@@ -95,8 +95,10 @@ export const api = {
   task: (id: number | string) => request<TaskDetail>('GET', `/api/v1/tasks/${id}`),
   submit: (body: SubmitRequest) => request<TaskDetail>('POST', '/api/v1/tasks', body),
   cancel: (id: number) => request<TaskDetail>('POST', `/api/v1/tasks/${id}/cancel`),
-  logs: (id: number, params: { attempt?: number; after?: number; limit?: number } = {}) =>
+  logs: (id: number, params: { attempt?: number; after?: number; before?: number; line?: number; tail?: 1; limit?: number } = {}) =>
     request<LogPage>('GET', `/api/v1/tasks/${id}/logs${qs(params)}`),
+  searchLogs: (id: number, params: { q: string; regex?: 1; attempt?: number; stream?: string; offset?: number; limit?: number }) =>
+    request<LogSearchPage>('GET', `/api/v1/tasks/${id}/logs/search${qs(params)}`),
   rawLogUrl: (id: number, attempt?: number) => `/api/v1/tasks/${id}/logs/raw${qs({ attempt })}`,
   nodes: (params: { status?: string; page_size?: number } = {}) =>
     request<Page<ClusterNode>>('GET', `/api/v1/nodes${qs({ page_size: 1000, ...params })}`),

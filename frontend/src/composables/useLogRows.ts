@@ -6,6 +6,7 @@
  * bottom while following, on the same top line across a filter or wrap change.
  */
 
+import { applyCarriageReturns } from '../lib/carriage'
 import { computed, markRaw, nextTick, onBeforeUnmount, onMounted, shallowRef, watch, type Ref } from 'vue'
 import { markMatches, parseAnsi, type MarkedSpan } from '../lib/ansi'
 import { fmtLogTs } from '../lib/format'
@@ -92,7 +93,18 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
   }
   watch([filter, cols], rebuild)
 
+  let lastBase = store.base
   const stopFlush = buffer.onFlush(({ extended }) => {
+    const prepended = store.size > 0 && store.base < lastBase
+    lastBase = store.base
+    if (prepended) {
+      // older lines went in front: the viewer keeps its place (it anchored before loading)
+      model = markRaw(new RowModel(store, { filter: filter.value, cols: cols.value }))
+      model.sync()
+      shownEntries = model.entries
+      modelVersion.value++
+      return
+    }
     if (store.size === 0) {
       // a reset: start over if lines were shown; an empty buffer reset again (the log socket's
       // status frame does that before any line) changes nothing, and scrolling would force a
@@ -131,7 +143,7 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
     const hitLine = search.currentLine()
     return virt.items.value.map(({ index: k, y, h }) => {
       const line = model.lineAt(k)
-      const spans = parseAnsi(store.text(line))
+      const spans = parseAnsi(applyCarriageReturns(store.text(line)))
       return {
         line,
         y,
