@@ -12,10 +12,11 @@ import os
 import re
 import socket
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import psutil
+
+from scheduler_site import formats  # pure standard library, shared with the master
 
 DEFAULT_SPOOL_MAX_MIB = 1024
 NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
@@ -52,13 +53,11 @@ def parse_labels(raw: str | None) -> dict[str, str]:
 
 
 def parse_cores(raw: str) -> int:
+    """Millicores from `--cpu`, read exactly as the master reads a node's capacity."""
     try:
-        cores = Decimal(raw)
-    except InvalidOperation:
-        raise ConfigError(f"--cpu: {raw!r} is not a number of cores") from None
-    if not cores.is_finite() or cores <= 0:
-        raise ConfigError(f"--cpu: {raw!r} must be a positive number of cores")
-    return int(cores * 1000)
+        return formats.parse_cores(raw)
+    except formats.QuantityError as error:
+        raise ConfigError(f"--cpu: {raw!r}: {error.message}") from None
 
 
 def parse_flag(raw: str | None, option: str) -> bool:

@@ -1,4 +1,8 @@
-"""Memory limits for tasks.
+"""What a task may use, enforced: its memory (the kernel's cgroup limit, or a watchdog), its CPUs
+(`CpuPinning`, with --exclusive-cpus) and the metering of what the node's tasks use (`ResourceWatch`,
+for a node's usage figures and the memory watchdog).
+
+Memory limits.
 
 Where the agent may write cgroup v2 (`memory` enabled in a writable cgroup's subtree_control, or
 SCHEDULER_CGROUP_ROOT pointing at such a delegated cgroup), each task gets its own cgroup with
@@ -16,8 +20,20 @@ sampling watchdog; the request is enforced on what the process really uses.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agent import procfs
+from agent.cpus import CpuPlan, confine_process, confine_sessions
+
+if TYPE_CHECKING:
+    from agent.spawning import RunningTask
+
+log = logging.getLogger("agent.limits")
 
 WATCHDOG_INTERVAL = 0.1
 MOVE_AND_EXEC = 'echo $$ > "$0/cgroup.procs" && exec /bin/sh -c "$1"'
@@ -104,3 +120,91 @@ def memory_limiter() -> CgroupV2Memory | SessionWatchdog:
         except OSError:
             pass
     return SessionWatchdog()
+
+
+class CpuPinning:
+    """`CpuPlan` applied (agent/cpus.py): a whole-core task starts on CPUs of its own; when the pool
+    changes, the agent's threads and the pool's tasks move onto it."""
+
+    def __init__(self, plan: CpuPlan) -> None:
+        self.plan = plan
+        self._lock = threading.Lock()
+        self._sessions: dict[tuple[int, int], int] = {}  # key -> the task's session id (its shell's pid)
+
+    def acquire(self, key: tuple[int, int], millicores: int) -> frozenset[int]:
+        """The CPUs to start the task on: its own, or the pool."""
+        with self._lock:
+            self.plan.acquire(key, millicores)
+            return self.plan.cpus_of(key)
+
+    def spawned(self, key: tuple[int, int], pid: int) -> None:
+        with self._lock:
+            self._sessions[key] = pid
+            exclusive = self.plan.exclusive.get(key)
+            pool = self.plan.pool()
+        if exclusive:
+            log.info("task on CPUs of its own", extra={"task": key[0], "cpus": sorted(exclusive)})
+            self._confine_pool()
+        else:
+            confine_process(pool)  # the pool may have grown while this thread spawned
+
+    def release(self, key: tuple[int, int]) -> None:
+        with self._lock:
+            self._sessions.pop(key, None)
+            released = self.plan.release(key)
+        if released:
+            self._confine_pool()
+
+    def _confine_pool(self) -> None:
+        with self._lock:
+            pool = self.plan.pool()
+            shared = {pid for key, pid in self._sessions.items() if key not in self.plan.exclusive}
+        confine_process(pool)
+        confine_sessions(shared, pool)
+
+
+class ResourceWatch:
+    """Every WATCHDOG_INTERVAL while tasks run, one pass over /proc for all of them: which tasks are
+    over their memory request (watchdog mode), and the CPU seconds and resident memory of the node's
+    tasks (a carved node's usage figures)."""
+
+    def __init__(self, limiter: CgroupV2Memory | SessionWatchdog) -> None:
+        self.limiter = limiter
+        self.cpu_used = 0.0  # CPU seconds of tasks since the last `take_cpu_used`
+        self.rss_bytes = 0
+        self._cpu_seconds: dict[tuple[int, int], float] = {}
+        self._last = 0.0
+
+    def due(self, now: float) -> bool:
+        if now - self._last < WATCHDOG_INTERVAL:
+            return False
+        self._last = now
+        return True
+
+    def check(self, tasks: Sequence[RunningTask]) -> list[RunningTask]:
+        """Meter `tasks`; return those to kill for memory (not yet ended, not already killed for it)."""
+        figures = procfs.scan_sessions({running.pid for running in tasks})
+        over, rss_total = [], 0
+        for running in tasks:
+            figure = figures.get(running.pid)
+            if figure is None:
+                continue
+            rss_total += figure.rss_bytes
+            previous = self._cpu_seconds.get(running.key, 0.0)
+            self.cpu_used += max(0.0, figure.cpu_seconds - previous)
+            self._cpu_seconds[running.key] = figure.cpu_seconds
+            if running.exited_at is None and running.kill_reason != "oom" and self.limiter.over_limit(
+                figure.rss_bytes, running.spec.mem
+            ):
+                log.warning("task over its memory limit",
+                            extra={"task": running.spec.task, "rss": figure.rss_bytes, "limit_mib": running.spec.mem})
+                over.append(running)
+        self.rss_bytes = rss_total
+        held = {running.key for running in tasks}
+        for key in [key for key in self._cpu_seconds if key not in held]:
+            del self._cpu_seconds[key]
+        return over
+
+    def take_cpu_used(self) -> float:
+        used, self.cpu_used = self.cpu_used, 0.0
+        return used

@@ -13,7 +13,9 @@ from collections.abc import Callable
 
 import websocket
 
+from agent import protocol
 from agent.backoff import Backoff
+from agent.loops import LoopGuard, log_fatal
 from agent.masters import Masters
 
 log = logging.getLogger("agent.link")
@@ -28,6 +30,7 @@ class Link:
         on_frame: Callable[[dict], None],
         on_connect: Callable[[], None],
         idle_timeout: float = 15.0,
+        on_fatal: Callable[[str], None] = log_fatal,
     ) -> None:
         self.masters = masters
         self.token = token
@@ -38,6 +41,7 @@ class Link:
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._backoff = Backoff(base=0.2, cap=5.0)
+        self._guard = LoopGuard("link", on_fatal=on_fatal)
         self._thread = threading.Thread(target=self._run, name="link", daemon=True)
 
     def start(self) -> None:
@@ -72,32 +76,37 @@ class Link:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            token = self.token()
-            if token is None:
-                self._stop.wait(0.2)
-                continue
-            url = self.masters.ws_url()
-            try:
-                ws = websocket.create_connection(
-                    url, header=[f"Authorization: Token {token}"], suppress_origin=True, timeout=10,
-                    enable_multithread=True,
-                )
-            except (websocket.WebSocketException, OSError) as error:
-                self.masters.failed(self.masters.current())
-                delay = self._backoff.next_delay()
-                log.info("websocket connect failed", extra={"error": str(error), "retry_in": round(delay, 2)})
-                self._stop.wait(delay)
-                continue
-            ws.settimeout(self.idle_timeout)
-            self._ws = ws
-            self.connected.set()
-            self._backoff.reset()
-            log.info("websocket connected", extra={"url": url})
-            try:
-                self.on_connect()
-                self._receive(ws)
-            finally:
-                self._drop()
+            if not self._guard.run(self._connection):
+                return
+
+    def _connection(self) -> None:
+        """Connect, serve the connection until it drops, and wait before the next one."""
+        token = self.token()
+        if token is None:
+            self._stop.wait(0.2)
+            return
+        url = self.masters.ws_url()
+        try:
+            ws = websocket.create_connection(
+                url, header=[f"Authorization: Token {token}"], suppress_origin=True, timeout=10,
+                enable_multithread=True,
+            )
+        except (websocket.WebSocketException, OSError) as error:
+            self.masters.failed(self.masters.current())
+            delay = self._backoff.next_delay()
+            log.info("websocket connect failed", extra={"error": str(error), "retry_in": round(delay, 2)})
+            self._stop.wait(delay)
+            return
+        ws.settimeout(self.idle_timeout)
+        self._ws = ws
+        self.connected.set()
+        self._backoff.reset()
+        log.info("websocket connected", extra={"url": url})
+        try:
+            self.on_connect()
+            self._receive(ws)
+        finally:
+            self._drop()
             if not self._stop.is_set():
                 self._stop.wait(self._backoff.next_delay())
 
@@ -108,7 +117,7 @@ class Link:
                 text = ws.recv()
             except websocket.WebSocketTimeoutException:
                 quiet += 1
-                if quiet >= 2 or not self.send({"type": "sync"}):
+                if quiet >= 2 or not self.send(protocol.sync()):
                     log.warning("websocket silent; reconnecting")
                     return
                 continue

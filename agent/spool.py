@@ -135,6 +135,7 @@ class AttemptSpool:
         self._sampled_at: float | None = None  # wall time of the previous sample
         self._created = time.time()
         self._last_ts = 0.0  # chunks' times never go back
+        self.removed = False  # files closed and deleted: every method is a no-op from then on
         self._index = open(self.dir / "index", "a")  # noqa: SIM115 - kept open
         self._lock = threading.RLock()
         WRITES.watch(self)
@@ -147,7 +148,9 @@ class AttemptSpool:
 
     def note(self, stream: str, text: str) -> None:
         """The agent's own words in the task's log (a command that could not start)."""
-        os.write(self.streams[stream].fd, text.encode())
+        with self._lock:
+            if not self.removed:
+                os.write(self.streams[stream].fd, text.encode())
 
     # -- cutting -------------------------------------------------------------------------------
 
@@ -157,6 +160,8 @@ class AttemptSpool:
         unterminated line waits FLUSH_AFTER for its end, unless it fills a chunk."""
         now = time.monotonic() if now is None else now
         with self._lock:
+            if self.removed:
+                return False
             stats = self._snapshot()
             runs = WRITES.runs(self)
             pieces = {name: self._plan(name, stats[name].st_size, final=final, now=now) for name in STREAMS}
@@ -272,17 +277,18 @@ class AttemptSpool:
 
     def chunk(self, seq: int) -> dict | None:
         """Chunk `seq` as sent (protocol.chunk without task and attempt)."""
-        where = self.chunks.get(seq)
-        if where is None:
-            return None
-        stream, offset, length, ts, cont = where
-        if seq in self.dropped:
-            data = DROP_MARKER.format(n=self.dropped[seq], limit=self.budget.limit).encode()
-            return {"seq": seq, "stream": "stderr", "b64": base64.b64encode(data).decode("ascii"), "ts": ts}
-        if seq in self.gave_up:
-            return {"seq": seq, "stream": stream, "b64": "", "ts": ts, "gap": length}
-        out = {"seq": seq, "stream": stream, "b64": base64.b64encode(os.pread(self.streams[stream].fd, length, offset))
-               .decode("ascii"), "ts": ts}
+        with self._lock:  # a closed descriptor's number may already be another file's
+            where = None if self.removed else self.chunks.get(seq)
+            if where is None:
+                return None
+            stream, offset, length, ts, cont = where
+            if seq in self.dropped:
+                data = DROP_MARKER.format(n=self.dropped[seq], limit=self.budget.limit).encode()
+                return {"seq": seq, "stream": "stderr", "b64": base64.b64encode(data).decode("ascii"), "ts": ts}
+            if seq in self.gave_up:
+                return {"seq": seq, "stream": stream, "b64": "", "ts": ts, "gap": length}
+            data = os.pread(self.streams[stream].fd, length, offset)
+        out = {"seq": seq, "stream": stream, "b64": base64.b64encode(data).decode("ascii"), "ts": ts}
         if cont:
             out["cont"] = True
         return out
@@ -303,6 +309,8 @@ class AttemptSpool:
                 if out and (struck or size + self._size(seq) > max_bytes):
                     break
                 chunk = self.chunk(seq)
+                if chunk is None:
+                    break
                 out.append(chunk)
                 size += self._size(seq)
                 seq += 1
@@ -345,6 +353,8 @@ class AttemptSpool:
 
     def ack(self, seqs: list[int]) -> None:
         with self._lock:
+            if self.removed:
+                return
             for seq in seqs:
                 if seq > self.acked_through:
                     self._acked_ahead.add(seq)
@@ -370,18 +380,24 @@ class AttemptSpool:
 
     @property
     def fully_acked(self) -> bool:
-        return self.closed and self.acked_through >= self.next_seq - 1
+        return self.removed or (self.closed and self.acked_through >= self.next_seq - 1)
 
     @property
     def has_unsent(self) -> bool:
-        return self.sent_through < self.next_seq - 1
+        return not self.removed and self.sent_through < self.next_seq - 1
 
     def in_flight(self) -> int:
         return self.sent_through - self.acked_through
 
     def remove(self) -> None:
+        """Close and delete the files. Safe while other threads still hold this spool (the shipper
+        from its copy of the list, the executor's tick): under the lock, and every method is a no-op
+        afterwards, so no one reads a closed descriptor (or a reused one: another file's)."""
         WRITES.unwatch(self)
         with self._lock:
+            if self.removed:
+                return
+            self.removed = True
             for seq in range(self.acked_through + 1, self.next_seq):
                 if seq in self.chunks and seq not in self.dropped:
                     self.budget.give_back(self.chunks[seq][2])

@@ -15,7 +15,7 @@ from nodes.node_updates import nodes_changed
 from nodes.resources import CPU, MEMORY, RESOURCES
 from scheduler_site import tokens
 from scheduler_site.exceptions import NodeNameTaken
-from scheduler_site.formats import millicores_to_cores, plural
+from scheduler_site.formats import millicores_to_cores, parse_id, plural
 
 log = logging.getLogger("nodes")
 
@@ -23,9 +23,10 @@ log = logging.getLogger("nodes")
 def node_from_token(raw: str) -> Node | None:
     """The node a node token belongs to, or None (compared in constant time)."""
     parsed = tokens.parse_token(raw, tokens.NODE_PREFIX)
-    if parsed is None or not parsed.ident.isdigit():
+    node_id = parse_id(parsed.ident) if parsed is not None else None
+    if node_id is None:
         return None
-    node = Node.objects.filter(pk=int(parsed.ident)).first()
+    node = Node.objects.filter(pk=node_id).first()
     if node is None or not tokens.secret_matches(parsed.secret, node.token_digest):
         return None
     return node

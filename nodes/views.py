@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from nodes import hooks, selectors, services
 from nodes.serializers import NodeDetailSerializer, NodeSerializer
 from scheduler_site.exceptions import DomainError
+from scheduler_site.openapi import paginated
 from scheduler_site.pagination import Pagination
 from scheduler_site.permissions import IsUser, requires
 from scheduler_site.statuses import NODE_STATUSES
@@ -33,7 +34,7 @@ class NodeListView(APIView):
     @extend_schema(
         parameters=[OpenApiParameter("status", str, description="ONLINE, UNHEALTHY or OFFLINE; comma-separated"),
                     OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
-        responses=NodeSerializer(many=True),
+        responses=paginated(NodeSerializer(), "PaginatedNodeList"), operation_id="v1_nodes_list",
     )
     def get(self, request: Request) -> Response:
         nodes = selectors.nodes_with_counts().order_by("name")

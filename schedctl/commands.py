@@ -95,7 +95,7 @@ def cmd_submit(api: Api, args) -> int:
         body["node_selector"] = _labels(args.selector)
     if args.env:
         body["env"] = _labels(args.env)
-    task = api.post("/api/v1/tasks", body)
+    task = api.post_once("/api/v1/tasks", body)
     if args.json:
         print(json.dumps(task))
     else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -13,6 +14,7 @@ from scheduler_site.permissions import IsUser
 class ApiRootView(APIView):
     permission_classes = [IsUser]
 
+    @extend_schema(responses={200: {"type": "object", "additionalProperties": {"type": "string", "format": "uri"}}})
     def get(self, request: Request) -> Response:
         return Response({
             "tasks": reverse("task-list", request=request),

@@ -27,12 +27,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from scheduler_site import bus  # noqa: E402
 from scheduler_site.routing import websocket_urlpatterns  # noqa: E402
 from scheduler_site.static_asgi import StaticFiles  # noqa: E402
+from scheduler_site.ws_gate import HandshakeGate  # noqa: E402
 from tasks import event_feed  # noqa: E402
 from tasks.placement.trigger import start_background  # noqa: E402
 
 router = ProtocolTypeRouter({
     "http": StaticFiles(django_app),
-    "websocket": URLRouter(websocket_urlpatterns),
+    "websocket": HandshakeGate(URLRouter(websocket_urlpatterns)),
 })
 
 

@@ -32,3 +32,26 @@ class ApiToken(models.Model):
             key_id=secrets.token_hex(6), digest=tokens.hash_secret(secret), user=user, name=name
         )
         return row, tokens.make_token(tokens.USER_PREFIX, row.key_id, secret)
+
+
+class IdempotencyKey(models.Model):
+    """The first answer to a create request that carried an `Idempotency-Key` (scheduler_site.idempotency).
+
+    Written in the same transaction as what the request created, so the answer is stored exactly
+    when the creation is: a retry after a lost answer finds it, a retry after a rollback does not."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    scope = models.CharField(max_length=100)  # which operation: "POST /api/v1/tasks"
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)  # sha256 of the request body, canonical JSON
+    status_code = models.PositiveSmallIntegerField(null=True)
+    body = models.JSONField(null=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "scope", "key"], name="idempotencykey_user_scope_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key!r} ({self.user_id})"

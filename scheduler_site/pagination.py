@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from rest_framework.pagination import PageNumberPagination
 
+from scheduler_site.formats import parse_int
+
 
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request) -> int:
+        """`?page_size=`: a whole number from 1 (more than the largest page means the largest page);
+        anything else is a 400 naming it (DRF would quietly use the default)."""
+        from scheduler_site.exceptions import DomainError
+
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not (raw.isascii() and raw.isdigit() and raw.strip("0")):
+            raise DomainError(f"Must be a whole number from 1 to {self.max_page_size}.", field="page_size")
+        wanted = parse_int(raw, minimum=1, maximum=self.max_page_size) if len(raw) <= 6 else None
+        return wanted or self.max_page_size
 
     def paginate_queryset(self, queryset, request, view=None):
         page_size = self.get_page_size(request)
@@ -49,13 +64,15 @@ class KeysetPagination:
         raw = request.query_params.get("cursor", "")
         self.after: int | None = None
         if raw:
-            if not raw.isascii() or not raw.isdigit() or int(raw) <= 0 or len(raw) > 18:
+            self.after = parse_int(raw, minimum=1, maximum=10**18 - 1) if len(raw) <= 18 else None
+            if self.after is None:
                 raise DomainError("Not a cursor this API gave out (use next_cursor).", field="cursor")
-            self.after = int(raw)
         size = request.query_params.get("page_size", "")
-        if size and (not size.isascii() or not size.isdigit() or int(size) <= 0):
+        # Any size past the largest page means the largest page, however many digits it has.
+        wanted = parse_int(size, minimum=1, maximum=2**63) if size.isascii() and size.isdigit() else None
+        if size and wanted is None and not (size.isascii() and size.isdigit() and size.strip("0")):
             raise DomainError(f"Must be a whole number from 1 to {self.max_page_size}.", field="page_size")
-        self.size = min(int(size), self.max_page_size) if size else self.page_size
+        self.size = min(wanted or self.max_page_size, self.max_page_size) if size else self.page_size
 
     @staticmethod
     def wanted(request) -> bool:

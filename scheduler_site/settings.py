@@ -52,6 +52,12 @@ SCHEDULER_KILL_GRACE = env_seconds("SCHEDULER_KILL_GRACE", 5.0)
 SCHEDULER_LOG_MAX_BYTES_PER_TASK = env_int(
     "SCHEDULER_LOG_MAX_BYTES_PER_TASK", 256 * 1024 * 1024, minimum=1024
 )
+# HTTP requests a master holds beyond the ones its threads serve; past that it answers 503 with
+# Retry-After at once (scheduler_site/http_handler.py).
+SCHEDULER_HTTP_MAX_QUEUED = env_int("SCHEDULER_HTTP_MAX_QUEUED", 64, minimum=0)
+# WebSocket handshakes a master works on at once; past that a socket is closed at once with 4503
+# "try again later" (scheduler_site/ws_gate.py).
+SCHEDULER_WS_MAX_CONNECTING = env_int("SCHEDULER_WS_MAX_CONNECTING", 64, minimum=1)
 # When set, /metrics requires `Authorization: Bearer <token>`.
 SCHEDULER_METRICS_TOKEN = env_str("SCHEDULER_METRICS_TOKEN", "")
 # Logs of tasks finished longer ago than this are removed by `manage.py prunelogs`.
@@ -77,6 +83,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [  # Django's own, declared sync-only: one thread hop per request (see the module)
+    "scheduler_site.middleware.RefuseMethods",
     "scheduler_site.middleware.Security",
     "scheduler_site.middleware.Session",
     "scheduler_site.middleware.Common",
@@ -127,8 +134,13 @@ def _database_from_url(url: str) -> dict:
         # Under ASGI every request runs in a thread of its own, so per-thread persistent
         # connections would mean a new connection per request; a pool hands them out instead.
         config["CONN_MAX_AGE"] = 0
+        # Each connection is checked as the pool hands it out (CONN_HEALTH_CHECKS with a pool is
+        # psycopg_pool's check_connection, one empty round trip): after a database restart the
+        # pool's dead connections are replaced instead of failing a request each. A request that
+        # waits longer than the timeout for a connection answers 503 + Retry-After.
+        config["CONN_HEALTH_CHECKS"] = True
         config["OPTIONS"] = {"pool": {"min_size": 2, "max_size": env_int("SCHEDULER_DB_POOL_SIZE", 20, minimum=2),
-                                      "timeout": 30}}
+                                      "timeout": env_seconds("SCHEDULER_DB_POOL_TIMEOUT", 10.0)}}
     else:
         raise ImproperlyConfigured(f"DATABASE_URL: unsupported database {engine!r} (use sqlite or postgres).")
     return config
@@ -150,10 +162,23 @@ if REDIS_URL:
     # channels-redis waits for messages in 5 s blocking pops; redis-py 8 gives up reading after
     # 5 s by default, which turned every quiet receive into an error that dropped the socket. The
     # read timeout must outlast the pop (and still notice a Redis that went silent).
+    # Each master process keeps at most SCHEDULER_REDIS_POOL_SIZE connections to Redis; an operation
+    # finding them all busy waits for one (up to SCHEDULER_REDIS_POOL_TIMEOUT s) instead of failing
+    # (scheduler_site/redis_layer.py; sizing in docs/deployment.md).
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "capacity": 2000, "expiry": 30},
+            "BACKEND": "scheduler_site.redis_layer.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{
+                    "address": REDIS_URL,
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 15,  # a master busy with a crowd answers Redis late
+                    "max_connections": env_int("SCHEDULER_REDIS_POOL_SIZE", 100, minimum=2),
+                    "timeout": env_seconds("SCHEDULER_REDIS_POOL_TIMEOUT", 30.0),
+                }],
+                "capacity": 2000,
+                "expiry": 30,
+            },
         }
     }
 else:
@@ -215,6 +240,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scheduler_site.openapi.postprocess",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "scheduler_site.statuses.TASK_STATUS_CHOICES",
+        "NodeStatusEnum": "scheduler_site.statuses.NODE_STATUS_CHOICES",
+    },
 }
 
 from scheduler_site.settings_common import LOG_LEVEL, LOGGING  # noqa: E402, F401

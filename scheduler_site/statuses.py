@@ -49,3 +49,8 @@ class WaitReason(StrEnum):
 
 
 WAIT_REASONS = tuple(WaitReason)
+
+
+# The same as Django choices (the OpenAPI schema names its enums from these).
+TASK_STATUS_CHOICES = choices(TaskStatus)
+NODE_STATUS_CHOICES = choices(NodeStatus)

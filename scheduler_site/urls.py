@@ -20,6 +20,7 @@ from tasks.history import views as history_views
 from tasks.logs import views as log_views
 
 ID = r"(?P<pk>[^/]+)"
+handler500 = "scheduler_site.errors.server_error"
 
 
 def api(route: str, view, name: str):

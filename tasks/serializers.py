@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
 
 from rest_framework import serializers
 
-from scheduler_site.formats import cores_to_millicores
+from scheduler_site.formats import MAX_CORES, NUMBER_TEXT, QuantityError, millicores_to_cores, parse_cores
 from scheduler_site.statuses import TaskStatus, choices
 from tasks.presenters import event_summary, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
 MAX_NAME_LENGTH = 200
-MAX_CPU_CORES = 1024
+MAX_CPU_CORES = MAX_CORES
 MAX_MEM_MIB = 16 * 1024 * 1024  # 16 TiB
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 MAX_ATTEMPTS = 100
@@ -25,9 +24,6 @@ MAX_MAP_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,251}[A-Za-z0-9])?$")
 RESERVED_ENV_PREFIX = "SCHEDULER_"
-# A number written as a JSON number would be: no `1_000` or non-ASCII digits, which Python's
-# float() and Decimal() accept.
-NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def _no_nul(value: str, what: str) -> str:
@@ -68,40 +64,25 @@ class StrictFloatField(serializers.FloatField):
 
 
 class CoresField(serializers.Field):
-    """CPU in cores (0.25 = a quarter core), stored as integer millicores."""
+    """CPU in cores (0.25 = a quarter core), stored as integer millicores; a number or a string
+    holding one, read exactly by `scheduler_site.formats.parse_cores` (node capacities too)."""
 
-    default_error_messages = {
-        "invalid": "Must be a number of cores, such as 1 or 0.25.",
-        "positive": "Must be greater than 0.",
-        "precision": "At most three decimals (1 millicore).",
-        "max": f"At most {MAX_CPU_CORES} cores.",
-    }
+    default_error_messages = {"invalid": "Must be a number of cores, such as 1 or 0.25."}
 
     def to_internal_value(self, data) -> int:
-        if isinstance(data, bool) or not isinstance(data, int | float | str):
-            self.fail("invalid")
-        if isinstance(data, str) and not NUMBER_TEXT.fullmatch(data.strip()):
-            self.fail("invalid")
         try:
-            cores = Decimal(str(data).strip())
-        except InvalidOperation:
-            self.fail("invalid")
-        if not cores.is_finite():
-            self.fail("invalid")
-        if cores <= 0:
-            self.fail("positive")
-        if cores > MAX_CPU_CORES:
-            self.fail("max")
-        if (cores * 1000) != (cores * 1000).to_integral_value():
-            self.fail("precision")
-        return cores_to_millicores(cores)
+            return parse_cores(data, maximum=MAX_CPU_CORES)
+        except QuantityError as error:
+            raise serializers.ValidationError(error.message, code=error.code) from None
 
-    def to_representation(self, value):
-        return value
+    def to_representation(self, value: int) -> float | int:
+        return millicores_to_cores(value)  # millicores in, cores out (the schema's default too)
 
 
 class StringMapField(serializers.Field):
     """A JSON object of string keys to string values (env, node selector, labels)."""
+
+    max_entries = MAX_MAP_ENTRIES
 
     def __init__(self, *, key_pattern: re.Pattern, key_help: str, **kwargs) -> None:
         self.key_pattern = key_pattern

@@ -8,6 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from scheduler_site import idempotency
+from scheduler_site.openapi import paginated
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
 from tasks import selectors, services
@@ -35,7 +37,7 @@ class TaskListView(APIView):
                                                         "next_cursor (no count); without it, ?page="),
             OpenApiParameter("page", int), OpenApiParameter("page_size", int),
         ],
-        responses=TaskSerializer(many=True),
+        responses=paginated(TaskSerializer(), "PaginatedTaskList", cursor=True), operation_id="v1_tasks_list",
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
@@ -49,13 +51,26 @@ class TaskListView(APIView):
         page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
 
-    @extend_schema(request=TaskSubmitSerializer, responses={201: TaskDetailSerializer})
+    @extend_schema(request=TaskSubmitSerializer, responses={201: TaskDetailSerializer}, parameters=[
+        OpenApiParameter(idempotency.HEADER, str, OpenApiParameter.HEADER, description=(
+            "a key of your choice (a UUID): a retry with the same key and body within 24 hours gets the "
+            "first answer and creates nothing")),
+    ])
     def post(self, request: Request) -> Response:
+        key = idempotency.read_key(request.headers)
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)
-        task = services.submit_task(**submission.validated_data, submitter=request.user)
-        return Response(TaskDetailSerializer(task).data, status=status.HTTP_201_CREATED,
-                        headers={"Location": f"/api/v1/tasks/{task.pk}"})
+
+        def submit() -> tuple[int, dict]:
+            task = services.submit_task(**submission.validated_data, submitter=request.user)
+            return status.HTTP_201_CREATED, TaskDetailSerializer(task).data
+
+        answer = idempotency.run_once(user=request.user, scope="POST /api/v1/tasks", key=key, body=request.data,
+                                      perform=submit)
+        headers = {"Location": f"/api/v1/tasks/{answer.body['id']}"}
+        if answer.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(answer.body, status=answer.status, headers=headers)
 
 
 class TaskDetailView(APIView):

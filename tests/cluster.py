@@ -98,11 +98,14 @@ class Cluster:
         self.processes[name] = process
         return process
 
-    def start_master(self, name: str = "master", *, port: int | None = None) -> str:
+    def start_master(self, name: str = "master", *, port: int | None = None, connect_timeout: int | None = None) -> str:
+        """`connect_timeout`: daphne's --websocket_connect_timeout (default 5 s), the longest a
+        WebSocket handshake may wait for the application before daphne drops it."""
         port = port or free_port()
         self.ports[name] = port
         url = f"http://127.0.0.1:{port}"
-        process = self._spawn(name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+        options = ["--websocket_connect_timeout", str(connect_timeout)] if connect_timeout else []
+        process = self._spawn(name, [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), *options,
                                      "scheduler_site.asgi:application"], self.env)
 
         def healthy() -> bool:

@@ -11,6 +11,7 @@ every master's RSS over time.
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 import threading
 import time
@@ -26,6 +27,8 @@ from bench.soak.api import Api
 from bench.soak.cluster import SoakCluster
 from bench.soak.netns import AgentNetwork
 from bench.soak.services import Nginx, PrivatePostgres, PrivateRedis
+
+TRY_AGAIN_LATER = 4503  # the master's "busy" close code (scheduler_site/ws_gate.py)
 
 
 def _pct(values: list[float], pct: float) -> float | None:
@@ -130,6 +133,7 @@ class Subscribers:
         self.failed = Counter()
         self.frames = 0
         self.dropped = 0  # opened, then closed by the other side before the probe ended
+        self.refused = 0  # closed at once with 4503 "busy, try again later" (each retried, as the dashboard does)
         self.opened_in = 0.0
         self._loop = asyncio.new_event_loop()
         self._stop: asyncio.Event | None = None
@@ -137,7 +141,19 @@ class Subscribers:
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),), daemon=True)
 
     async def _one(self, index: int, gate: asyncio.Semaphore | None) -> None:
+        """One subscriber, as the dashboard's socket behaves: a close with 4503 (busy, try again later)
+        is a clean refusal, retried after a backoff with jitter (0.5 s doubling to 10 s)."""
         task = self.task_ids[index % len(self.task_ids)]
+        refusals = 0
+        while True:
+            outcome = await self._connect_once(task, gate)
+            if outcome != "refused" or self._stop.is_set():
+                return
+            refusals += 1
+            ceiling = min(10.0, 0.5 * 2 ** (refusals - 1))
+            await asyncio.sleep(random.uniform(ceiling / 2, ceiling))
+
+    async def _connect_once(self, task: int, gate: asyncio.Semaphore | None) -> str:
         opened = False
         try:
             if gate:
@@ -156,14 +172,21 @@ class Subscribers:
                         self.frames += 1
                     except TimeoutError:
                         continue
+            return "closed"
         except Exception as error:  # each failure is a figure of the probe
             if gate:
                 gate.release()
+            code = getattr(getattr(error, "rcvd", None), "code", None)
+            if opened and code == TRY_AGAIN_LATER:
+                self.open -= 1
+                self.refused += 1
+                return "refused"
             if opened:
                 self.dropped += 1
-                return
+                return "dropped"
             self.failed[type(error).__name__ + (f" {error.response.status_code}" if hasattr(error, "response")
                                                 and error.response is not None else "")] += 1
+            return "failed"
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
@@ -227,7 +250,9 @@ def probe(*, workdir: Path, pending: int, subscribers: int, flood: int = 2000, r
                 figures["subscribers_open"] = subs.open
                 figures["subscribers_failed"] = dict(subs.failed)
                 figures["subscribers_opened_in_s"] = round(subs.opened_in, 1)
-                log(f"overload: {subs.open} subscribers open, failed {dict(subs.failed)}")
+                figures["subscribers_refused_4503_retried"] = subs.refused
+                log(f"overload: {subs.open} subscribers open in {subs.opened_in:.1f} s, failed {dict(subs.failed)}, "
+                    f"refused with 4503 and retried {subs.refused}")
                 figures["subscribed_healthz"] = healthz(api, 10)
                 figures["subscribed_submits_4_clients"] = submits(api, 300, threads=4, tag="subscribed")
                 log(f"overload: with subscribers {figures['subscribed_submits_4_clients']}")

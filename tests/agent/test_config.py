@@ -36,6 +36,9 @@ def test_the_spool_defaults_to_one_gib() -> None:
     [
         ("cpu", "lots", "--cpu"),
         ("cpu", "-1", "--cpu"),
+        ("cpu", "1e-999999999", "--cpu"),  # below a millicore, not 0 cores
+        ("cpu", "1.0000000000000000000000000001", "--cpu"),  # finer than a millicore, not 1
+        ("cpu", "1e999999999", "--cpu"),
         ("mem", "1.5", "--mem"),
         ("mem", "0", "--mem"),
         ("labels", "zone", "--labels"),

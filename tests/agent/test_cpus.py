@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from agent.cpus import CpuPlan, confine_process, spawn_on
-from agent.executor import Executor, RunningTask, TaskSpec
-from agent.limits import SessionWatchdog
+from agent.limits import CpuPinning
+from agent.spawning import RunningTask, TaskSpec
 from agent.spool import AttemptSpool, SpoolBudget
+from tests.agent.parts import make_runner
 
 
 def test_whole_core_tasks_get_cpus_of_their_own_and_one_stays_shared() -> None:
@@ -69,8 +70,7 @@ def test_executor_pins_a_whole_core_task_and_moves_the_rest_to_the_pool(tmp_path
         if len(ended) == 2:
             done.set()
 
-    executor = Executor(node_name="n1", limiter=SessionWatchdog(), kill_grace=1.0, on_output=lambda r: None,
-                        on_exit=on_exit, cpu_plan=CpuPlan(cpus))
+    executor = make_runner(on_exit, pinning=CpuPinning(CpuPlan(cpus)))
     (tmp_path / "work").mkdir()
 
     def start(task: int, command: str, cpu: int) -> RunningTask:
@@ -87,7 +87,7 @@ def test_executor_pins_a_whole_core_task_and_moves_the_rest_to_the_pool(tmp_path
         assert _allowed(own.pid) == mine
         assert _allowed(shared.pid) == pool, "the fractional task left the CPU now taken"
         assert os.sched_getaffinity(0) == pool, "and so did the agent"
-        executor.kill(1, 1)
+        executor.reaper.kill(1, 1)
         assert done.wait(30)
         output = "".join(c["data"] for c in ended[(2, 1)].spool.unsent(1 << 40))
         assert output.split()[-1] == str(cpus[-1]), output

@@ -1,4 +1,4 @@
-"""The executor on its own: real `/bin/sh` processes, output into real spool files, no master."""
+"""Spawning and reaping on their own: real `/bin/sh` processes, output into real spool files, no master."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import psutil
 
-from agent.executor import Executor, RunningTask, TaskSpec
-from agent.limits import SessionWatchdog
+from agent.spawning import RunningTask, TaskSpec
 from agent.spool import AttemptSpool, SpoolBudget
+from tests.agent.parts import Runner, make_runner
 
 
 def _any_live_member(pgid: int) -> bool:
@@ -25,9 +25,8 @@ def _any_live_member(pgid: int) -> bool:
     return False
 
 
-def make_executor(on_exit) -> Executor:
-    return Executor(node_name="n1", limiter=SessionWatchdog(), kill_grace=1.0,
-                    on_output=lambda running: None, on_exit=on_exit)
+def make_executor(on_exit) -> Runner:
+    return make_runner(on_exit)
 
 
 def test_an_exited_task_is_held_until_its_end_is_recorded(tmp_path: Path) -> None:
@@ -36,10 +35,10 @@ def test_an_exited_task_is_held_until_its_end_is_recorded(tmp_path: Path) -> Non
     as AgentLost right after succeeding)."""
     seen: dict[str, object] = {}
     done = threading.Event()
-    executor: Executor
+    executor: Runner
 
     def on_exit(running: RunningTask) -> None:
-        seen["held"] = running.key in executor.tasks
+        seen["held"] = running.key in executor.reaper.tasks
         seen["exit_code"] = running.exit_code
         done.set()
 
@@ -54,10 +53,10 @@ def test_an_exited_task_is_held_until_its_end_is_recorded(tmp_path: Path) -> Non
         assert spool.closed
         assert b"".join(base64.b64decode(chunk["b64"]) for chunk in spool.unsent(1 << 40)).count(b"\n") == 100000
         for _ in range(100):
-            if (1, 1) not in executor.tasks:
+            if (1, 1) not in executor.reaper.tasks:
                 break
             threading.Event().wait(0.01)
-        assert (1, 1) not in executor.tasks
+        assert (1, 1) not in executor.reaper.tasks
     finally:
         executor.stop()
 
@@ -77,10 +76,54 @@ def test_a_timeout_kills_the_whole_group(tmp_path: Path) -> None:
         # the background `sleep` went with the shell (killed; reaped by init a moment later)
         gone = threading.Event()
         for _ in range(500):
-            if not executor.pgid_alive(ended[0].pid) or not _any_live_member(ended[0].pid):
+            if not executor.reaper.pgid_alive(ended[0].pid) or not _any_live_member(ended[0].pid):
                 gone.set()
                 break
             gone.wait(0.01)
         assert gone.is_set()
+    finally:
+        executor.stop()
+
+
+def test_an_unexpected_error_in_the_loop_is_survived_and_the_task_still_ends(tmp_path: Path, monkeypatch) -> None:
+    """One failing pass of the executor's loop (issue 14, defect 4) must not stop reaping: before
+    the guard, the thread died and the task never ended while heartbeats went on."""
+    done = threading.Event()
+    executor = make_executor(lambda running: done.set())
+    real_tick, failures, failed_twice = executor.reaper._tick, [], threading.Event()
+
+    def flaky_tick() -> None:
+        if len(failures) < 2:
+            failures.append(1)
+            if len(failures) == 2:
+                failed_twice.set()
+            raise RuntimeError("injected")
+        real_tick()
+
+    monkeypatch.setattr(executor.reaper, "_tick", flaky_tick)
+    try:
+        executor.reaper._wake()
+        assert failed_twice.wait(30)
+        spool = AttemptSpool(tmp_path / "spool", 3, 1, SpoolBudget(1 << 30))
+        (tmp_path / "work").mkdir()
+        executor.start(TaskSpec(task=3, attempt=1, command="echo hi"), spool=spool, workdir=tmp_path / "work")
+        assert done.wait(30)
+    finally:
+        executor.stop()
+
+
+def test_a_loop_that_keeps_failing_stops_the_agent(tmp_path: Path, monkeypatch) -> None:
+    fatal: list[str] = []
+    stopped = threading.Event()
+    executor = make_runner(lambda running: None, on_fatal=lambda loop: (fatal.append(loop), stopped.set()))
+
+    def broken_tick() -> None:
+        raise RuntimeError("always")
+
+    monkeypatch.setattr(executor.reaper, "_tick", broken_tick)
+    try:
+        executor.reaper._wake()
+        assert stopped.wait(30)
+        assert fatal == ["executor"]
     finally:
         executor.stop()

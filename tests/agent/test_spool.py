@@ -278,3 +278,33 @@ def test_a_late_sample_keeps_the_order_of_alternating_writes_from_the_kernels_wr
     # lines of a stream are shared evenly over its runs (exact for single-line writes, as above).
     times = [c["ts"] for c in everything(spool)]
     assert times == sorted(times)
+
+
+def test_a_removed_spool_is_safe_for_a_thread_that_still_holds_it(tmp_path: Path) -> None:
+    """A stale log acknowledgement removes an attempt's spool while the shipper still holds it from
+    its copy of the list (issue 14, defect 4): reading its closed descriptors raised EBADF and killed
+    the shipper, or, once the number was reused, read another file."""
+    budget = SpoolBudget(1 << 30)
+    spool = AttemptSpool(tmp_path, 1, 1, budget)
+    out, err = spool.task_fds()
+    os.write(out, b"secret of attempt 1\n")
+    os.close(out)
+    os.close(err)
+    spool.cut(final=True)
+    assert spool.has_unsent
+    spool.remove()
+    other = AttemptSpool(tmp_path, 2, 1, budget)  # likely gets the freed descriptor numbers
+    out, err = other.task_fds()
+    os.write(out, b"output of attempt 2\n")
+    os.close(out)
+    os.close(err)
+    other.cut(final=True)
+
+    assert spool.unsent(1 << 20) == []
+    assert spool.chunk(0) is None
+    assert not spool.has_unsent and spool.fully_acked
+    assert spool.cut(final=True) is False
+    spool.ack([0])
+    spool.note("stderr", "late words\n")
+    spool.remove()  # twice is fine
+    assert [c["data"] for c in everything(other)] == ["output of attempt 2\n"]

@@ -49,6 +49,17 @@ SUBMISSIONS = [
     bad("cpu-non-ascii-digits", submit(cpu="\u0663"), "cpu"),
     bad("cpu-hex", submit(cpu="0x10"), "cpu"),
     bad("cpu-too-many-cores", submit(cpu=100000), "cpu"),
+    bad("cpu-below-a-millicore-tiny-exponent-string", submit(cpu="1e-999999999"), "cpu"),
+    bad("cpu-below-a-millicore-tiny-exponent-number", Raw('{"command": "true", "cpu": 1e-999999999}'), "cpu"),
+    bad("cpu-finer-than-a-millicore-string", submit(cpu="1.0000000000000000000000000001"), "cpu"),
+    bad("cpu-finer-than-a-millicore-number", Raw('{"command": "true", "cpu": 1.0000000000000000000000000001}'),
+        "cpu"),
+    bad("cpu-huge-exponent-string", submit(cpu="1e999999999"), "cpu"),
+    bad("cpu-huge-exponent-number", Raw('{"command": "true", "cpu": 1e999999999}'), "cpu"),
+    bad("cpu-exponent-of-5000-digits", submit(cpu="1e-" + "9" * 5000), "cpu"),
+    bad("cpu-5000-digits-string", submit(cpu="1" * 5000), "cpu"),
+    bad("cpu-5000-digits-number", Raw('{"command": "true", "cpu": ' + "1" * 5000 + "}"), "detail"),
+    bad("cpu-5000-decimals-string", submit(cpu="0." + "0" * 4999 + "1"), "cpu"),
     bad("mem-negative", submit(mem=-1), "mem"),
     bad("mem-zero", submit(mem=0), "mem"),
     bad("mem-non-numeric", submit(mem="lots"), "mem"),
@@ -185,6 +196,11 @@ REGISTRATIONS = [
     bad("cpu-non-numeric", register(cpu="many"), "cpu"),
     bad("cpu-boolean", register(cpu=True), "cpu"),
     bad("cpu-four-decimals", register(cpu=1.0001), "cpu"),
+    bad("cpu-below-a-millicore-tiny-exponent", register(cpu="1e-999999999"), "cpu"),
+    bad("cpu-below-a-millicore-number", Raw('{"name": "w", "cpu": 1e-999999999, "mem": 1}'), "cpu"),
+    bad("cpu-finer-than-a-millicore", register(cpu="1.0000000000000000000000000001"), "cpu"),
+    bad("cpu-finer-than-a-millicore-number", Raw('{"name": "w", "cpu": 1.0000000000000000000000000001, "mem": 1}'),
+        "cpu"),
     bad("cpu-missing", {"name": "worker-1", "mem": 1024}, "cpu"),
     bad("mem-zero", register(mem=0), "mem"),
     bad("mem-negative", register(mem=-1), "mem"),
@@ -272,6 +288,10 @@ QUERIES = [
     pytest.param("/api/v1/tasks/{task}/logs?after=-2", "after", id="logs-after-below-minus-one"),
     pytest.param("/api/v1/tasks/{task}/logs?after=1.5", "after", id="logs-after-fractional"),
     pytest.param("/api/v1/tasks/{task}/logs?after=" + "9" * 30, "after", id="logs-after-huge"),
+    pytest.param("/api/v1/tasks/{task}/logs?after=" + "9" * 5000, "after", id="logs-after-5000-digits"),
+    pytest.param("/api/v1/tasks/{task}/logs?attempt=" + "9" * 5000, "attempt", id="logs-attempt-5000-digits"),
+    pytest.param("/api/v1/tasks/{task}/logs?limit=" + "9" * 5000, "limit", id="logs-limit-5000-digits"),
+    pytest.param("/api/v1/tasks?cursor=" + "9" * 5000, "cursor", id="tasks-cursor-5000-digits"),
     pytest.param("/api/v1/tasks/{task}/logs?attempt=x", "attempt", id="logs-attempt-non-numeric"),
     pytest.param("/api/v1/tasks/{task}/logs?attempt=-1", "attempt", id="logs-attempt-negative"),
     pytest.param("/api/v1/tasks/{task}/logs?limit=0", "limit", id="logs-limit-zero"),
@@ -291,10 +311,20 @@ def test_a_bad_query_parameter_is_a_400_naming_it(api, path, field):
     assert field in response.json(), response.json()
 
 
-ID_ROUTES = [("get", "/api/v1/tasks/{}"), ("post", "/api/v1/tasks/{}/cancel"), ("get", "/api/v1/tasks/{}/logs"),
-             ("get", "/api/v1/tasks/{}/logs/raw"), ("get", "/api/v1/nodes/{}"), ("post", "/api/v1/nodes/{}/drain"),
-             ("post", "/api/v1/nodes/{}/undrain")]
-BAD_IDS = ["abc", "-1", "0", "1" * 30, "9223372036854775808", "1.0", "1e3", "%20", "%EF%BC%91", "999999"]
+def test_a_page_size_of_any_length_means_the_largest_page(api):
+    builders.task()
+
+    response = api.get("/api/v1/tasks?page_size=" + "9" * 5000)
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) == 1
+
+
+ID_ROUTES = [("get", "/api/v1/tasks/{}"), ("post", "/api/v1/tasks/{}/cancel"), ("post", "/api/v1/tasks/{}/rerun"),
+             ("get", "/api/v1/tasks/{}/logs"), ("get", "/api/v1/tasks/{}/logs/raw"), ("get", "/api/v1/nodes/{}"),
+             ("post", "/api/v1/nodes/{}/drain"), ("post", "/api/v1/nodes/{}/undrain")]
+BAD_IDS = ["abc", "-1", "0", "1" * 30, "9223372036854775808", "1.0", "1e3", "%20", "%EF%BC%91", "999999",
+           "1" * 4301, "9" * 100_000, "0" * 5000]
 
 
 @pytest.mark.parametrize("pk", BAD_IDS)

@@ -5,7 +5,9 @@ streaming answers (the raw log) and early disconnects still work."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 
 import pytest
 from django.core.signals import request_started
@@ -100,3 +102,94 @@ def test_the_master_serves_http_with_this_handler():
     from scheduler_site import asgi
 
     assert isinstance(asgi.django_app, ThreadPoolASGIHandler)
+
+
+async def call_with_headers(app, path: str, token: str) -> tuple[int | None, dict, bytes]:
+    answer: dict = {"status": None, "headers": {}, "body": b""}
+    inbox = [{"type": "http.request", "body": b"", "more_body": False}]
+
+    async def receive():
+        if inbox:
+            return inbox.pop(0)
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+        elif message["type"] == "http.response.body":
+            answer["body"] += message.get("body", b"")
+
+    await app(scope(path, token), receive, send)
+    return answer["status"], answer["headers"], answer["body"]
+
+
+def test_healthz_answers_while_every_http_thread_is_busy(token):
+    app = ThreadPoolASGIHandler(threads=1)
+    gate = threading.Event()
+    app.pool.submit(gate.wait, 30)  # the only thread is taken (as by a request waiting on a lock)
+    try:
+        status, _, body = asyncio.run(asyncio.wait_for(call_with_headers(app, "/healthz", token), 10))
+    finally:
+        gate.set()
+    assert status == 200
+    answer = json.loads(body)
+    assert answer["status"] == "ok" and answer["database"] == connection.vendor
+    assert answer["http"]["in_flight"] == 0 and answer["http"]["limit"] == app.limit
+
+
+def test_past_the_bound_a_request_is_answered_503_with_retry_after_at_once_and_the_others_are_served(token):
+    app = ThreadPoolASGIHandler(threads=1, max_queued=1)
+    gate = threading.Event()
+    app.pool.submit(gate.wait, 30)
+
+    async def scenario():
+        waiting = [asyncio.create_task(call_with_headers(app, "/api/v1/tasks", token)) for _ in range(2)]
+        await asyncio.sleep(0.3)  # both are in the master: one for the thread, one queued
+        began = time.monotonic()
+        shed = await asyncio.wait_for(call_with_headers(app, "/api/v1/tasks", token), 5)
+        shed_in = time.monotonic() - began
+        agent = asyncio.create_task(call_with_headers(app, "/api/v1/internal/nodes/1/heartbeat", token))
+        await asyncio.sleep(0.3)
+        gate.set()
+        return shed, shed_in, await asyncio.gather(*waiting), await agent
+
+    (status, headers, body), shed_in, served, agent = asyncio.run(scenario())
+    assert status == 503 and headers["retry-after"] == "1", (status, headers)
+    assert json.loads(body)["code"] == "overloaded"
+    assert shed_in < 2  # answered at the door, not after the queue
+    assert [answer[0] for answer in served] == [200, 200]
+    assert agent[0] != 503  # agents' requests have twice the room
+    assert app.in_flight == 0 and app.shed == 1
+
+
+def test_a_request_abandoned_before_a_thread_took_it_is_not_run(token):
+    app = ThreadPoolASGIHandler(threads=1)
+    gate = threading.Event()
+    app.pool.submit(gate.wait, 30)
+    body = b'{"command": "true", "cpu": 0.1, "mem": 16}'
+
+    async def scenario():
+        messages = [{"type": "http.request", "body": body, "more_body": False}]
+        request = asyncio.create_task(call(app, "/api/v1/tasks", token, messages=messages))
+        await asyncio.sleep(0.3)
+        request.cancel()  # what daphne does once the client is gone past application_close_timeout
+        await asyncio.gather(request, return_exceptions=True)
+        gate.set()
+        while app.in_flight:
+            await asyncio.sleep(0.05)
+
+    asyncio.run(scenario())
+    assert not Task.objects.exists()
+
+
+def test_an_unreachable_database_is_a_503_with_retry_after_in_the_apis_error_shape():
+    from django.db import InterfaceError, OperationalError
+
+    from scheduler_site.errors import exception_handler
+
+    for error in (OperationalError("connection refused"), InterfaceError("connection already closed")):
+        response = exception_handler(error, {})
+        assert response.status_code == 503 and response["Retry-After"].isdigit()
+        assert response.data == {"detail": "The database is unavailable right now; retry later.",
+                                 "code": "database_unavailable"}

@@ -22,9 +22,6 @@ ON_POSTGRES = os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="soak finding 1: a request whose client gave up while it waited on the "
-                   "database never returns its pooled connection; once the pool (SCHEDULER_DB_POOL_SIZE) is "
-                   "used up so, the master answers nothing that touches the database again, /healthz included")
 def test_master_still_answers_after_clients_abandon_slow_requests(transactional_db, tmp_path, operator):
     cluster = Cluster(tmp_path, user=operator)
     cluster.env["SCHEDULER_DB_POOL_SIZE"] = "2"
@@ -81,7 +78,25 @@ def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, tmp_path):
     assert runs == [f"{final['attempt']} {final['node_name']}"], f"the work ran to the end {len(runs)} times: {runs}"
 
 
-def test_a_long_pending_queue_does_not_make_the_node_flap(cluster):
+@pytest.mark.skipif(os.environ.get("SCHEDULER_SOAK") != "1", reason="load-sensitive; runs with SCHEDULER_SOAK=1")
+def test_a_long_pending_queue_does_not_make_the_node_flap(transactional_db, tmp_path, operator):
+    """Soak finding 3 end to end, run with the soak (SCHEDULER_SOAK=1). It passed on the old code
+    on an idle machine and, with the fix, still failed now and then on a machine at load 7 (a
+    5 s heartbeat gap 20 s after the thaw), so it cannot gate the suite: the regression guard that
+    fails on the old code whatever the load is the statement count in
+    tests/tasks/test_placement_reservation.py. Timers here are 1 / 5 / 10 s, not the suite's
+    0.5 / 1.5 / 3 s."""
+    cluster = Cluster(tmp_path, user=operator)
+    cluster.env.update(SCHEDULER_HEARTBEAT_INTERVAL="1", SCHEDULER_UNHEALTHY_AFTER="5", SCHEDULER_OFFLINE_AFTER="10")
+    cluster.start_master()
+    try:
+        _long_queue_without_flapping(cluster)
+    finally:
+        cluster.stop()
+    cluster.check_logs()
+
+
+def _long_queue_without_flapping(cluster: Cluster) -> None:
     from nodes.models import Node
     from tasks.models import Task
 
@@ -111,9 +126,6 @@ def test_a_long_pending_queue_does_not_make_the_node_flap(cluster):
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason="soak finding 4: when PostgreSQL restarts, the connections in a master's "
-                   "pool are dead and are handed out unchecked: requests answer 500 (not 503 with Retry-After) "
-                   "until each pooled connection has failed once")
 def test_requests_after_the_database_dropped_its_connections_are_not_500(cluster):
     import psutil
 

@@ -69,11 +69,12 @@ def test_nginx_gets_the_deployment_configuration_with_the_run_s_ports(tmp_path):
     template = (ROOT / "docs" / "deploy" / "nginx.conf").read_text()
     config = nginx_config(template, masters=[41001, 41002], listen=["127.0.0.1:42000", "10.213.9.1:42000"],
                           prefix=tmp_path)
-    assert "server 127.0.0.1:41001 max_fails=1 fail_timeout=5s;" in config
-    assert "server 127.0.0.1:41002 max_fails=1 fail_timeout=5s;" in config
+    assert "server 127.0.0.1:41001 max_fails=3 fail_timeout=10s;" in config
+    assert "server 127.0.0.1:41002 max_fails=3 fail_timeout=10s;" in config
     assert "listen 127.0.0.1:42000;" in config and "listen 10.213.9.1:42000;" in config
     assert "8001" not in config and "listen 8080" not in config
-    for kept in ("proxy_set_header Upgrade $http_upgrade;", "proxy_buffering off;", "proxy_read_timeout 1h;"):
+    for kept in ("proxy_set_header Upgrade $http_upgrade;", "proxy_buffering off;", "proxy_read_timeout 1h;",
+                 "proxy_next_upstream error timeout;"):
         assert kept in config
     assert f"pid {tmp_path}/nginx.pid;" in config
 

@@ -27,3 +27,30 @@ def test_an_idle_receive_outlasts_the_blocking_pop_and_then_gets_its_message():
         return await asyncio.wait_for(layer.receive(channel), timeout=5)
 
     assert asyncio.run(scenario()) == {"type": "ping", "n": 1}
+
+
+def test_a_busy_pool_makes_operations_wait_instead_of_failing():
+    """With every connection of the pool in use, the next operation waits for one: 200 concurrent
+    group_adds through a pool of 2 all succeed (redis-py 8's plain pool raised MaxConnectionsError)."""
+    from scheduler_site.redis_layer import RedisChannelLayer
+
+    host = {**settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0], "max_connections": 2}
+
+    async def scenario() -> int:
+        layer = RedisChannelLayer(hosts=[host], prefix="crowd-test")
+        channels = [await layer.new_channel() for _ in range(200)]
+        await asyncio.gather(*(layer.group_add("crowd-test", channel) for channel in channels))
+        await asyncio.gather(*(layer.group_discard("crowd-test", channel) for channel in channels))
+        await layer.flush()  # this layer's own prefix only
+        return len(channels)
+
+    assert asyncio.run(scenario()) == 200
+
+
+def test_the_configured_layer_is_the_waiting_one():
+    from redis.asyncio import BlockingConnectionPool
+
+    layer = get_channel_layer()
+    pool = layer.create_pool(0)
+    assert isinstance(pool, BlockingConnectionPool)
+    assert pool.max_connections == settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["max_connections"]

@@ -1,5 +1,5 @@
 """`python manage.py runworker`: start this machine's agent (replaces Channels' command of that name,
-which the project does not use). Parses options, builds the config, runs `agent.worker.Agent`."""
+which the project does not use). Parses options, builds the config, runs `agent.node_agent.NodeAgent`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from agent.config import ConfigError, build_config
-from agent.worker import Agent
+from agent.node_agent import NodeAgent
 
 
 class Command(BaseCommand):
@@ -40,4 +40,4 @@ class Command(BaseCommand):
             )
         except ConfigError as error:
             raise CommandError(str(error)) from None
-        sys.exit(Agent(config).run())
+        sys.exit(NodeAgent(config).run())

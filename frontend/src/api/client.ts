@@ -3,6 +3,9 @@
 import type { ClusterHistory, ClusterNode, LogPage, LogSearchPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskDetail } from './types'
 
 export class ApiError extends Error {
+  /** ms the server asked to wait before trying again (503/429 with Retry-After), else null */
+  retryAfter: number | null = null
+
   constructor(
     readonly status: number,
     readonly data: Record<string, unknown> | null,
@@ -12,6 +15,7 @@ export class ApiError extends Error {
 
   static describe(status: number, data: Record<string, unknown> | null): string {
     if (data && typeof data.detail === 'string') return data.detail
+    if (status === 503) return 'The server is busy; try again in a moment.'
     if (data && Array.isArray(data.non_field_errors)) return String(data.non_field_errors[0])
     if (status === 0) return 'The server cannot be reached.'
     return `Request failed (HTTP ${status}).`
@@ -42,20 +46,54 @@ export function csrfToken(): string {
   return m ? decodeURIComponent(m[1]) : ''
 }
 
+/**
+ * Retry-After: a 503 (the master sheds load, or its database is unavailable) or a 429 says when
+ * to come back. Every request waits until then (polling stops hammering a busy master), and a GET
+ * is tried again, at most `RETRIES` times; a write is not repeated behind the user's back: its
+ * ApiError carries `retryAfter` and the message says when to try.
+ */
+const RETRIES = 3
+const MAX_WAIT_MS = 30_000
+let notBefore = 0
+
+/** Seconds of a Retry-After header (delay-seconds or an HTTP date), capped; null when absent. */
+export function retryAfterMs(value: string | null, now = Date.now()): number | null {
+  if (!value) return null
+  const seconds = Number(value)
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(value) - now
+  return Number.isFinite(ms) ? Math.min(MAX_WAIT_MS, Math.max(0, ms)) : null
+}
+
+/** for tests: forget a previous answer's Retry-After */
+export function resetRetryAfter(): void {
+  notBefore = 0
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
 export async function request<T>(method: string, path: string, body?: unknown, { quiet401 = false } = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' }
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   if (method !== 'GET') headers['X-CSRFToken'] = csrfToken()
   let response: Response
-  try {
-    response = await fetch(path, {
-      method,
-      headers,
-      credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
-    })
-  } catch {
-    throw new ApiError(0, null)
+  for (let attempt = 0; ; attempt++) {
+    const wait = notBefore - Date.now()
+    if (wait > 0) await sleep(wait)
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        credentials: 'same-origin',
+        body: body === undefined ? undefined : JSON.stringify(body),
+      })
+    } catch {
+      throw new ApiError(0, null)
+    }
+    const retryIn = response.status === 503 || response.status === 429
+      ? retryAfterMs(response.headers.get('Retry-After')) : null
+    if (retryIn === null) break
+    notBefore = Math.max(notBefore, Date.now() + retryIn)
+    if (method !== 'GET' || attempt >= RETRIES) break
   }
   if (response.status === 204) return undefined as T
   let data: unknown = null
@@ -63,7 +101,9 @@ export async function request<T>(method: string, path: string, body?: unknown, {
   if (type.includes('json')) data = await response.json().catch(() => null)
   if (!response.ok) {
     if (response.status === 401 && !quiet401) onUnauthorized?.()
-    throw new ApiError(response.status, (data as Record<string, unknown>) ?? null)
+    const error = new ApiError(response.status, (data as Record<string, unknown>) ?? null)
+    error.retryAfter = retryAfterMs(response.headers.get('Retry-After'))
+    throw error
   }
   return data as T
 }
