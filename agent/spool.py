@@ -510,6 +510,8 @@ def _interleave(pieces: dict[str, list[tuple[int, bytes]]], runs: list[str] | No
         at_inner = stats[inner].st_mtime_ns / 1e9
         fraction = 1.0 if last_outer <= since else (at_inner - since) / (last_outer - since)
         before = round(min(1.0, max(0.0, fraction)) * len(lines[outer]))
+        if len(lines[outer]) >= 2:  # both runs of `outer` wrote something
+            before = min(len(lines[outer]) - 1, max(1, before))
         groups = [(outer, lines[outer][:before]), (inner, lines[inner]), (outer, lines[outer][before:])]
         return [(name, units) for name, units in groups if units]
     runs_left = {name: switches.count(name) for name in present}

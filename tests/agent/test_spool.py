@@ -308,3 +308,16 @@ def test_a_removed_spool_is_safe_for_a_thread_that_still_holds_it(tmp_path: Path
     spool.note("stderr", "late words\n")
     spool.remove()  # twice is fine
     assert [c["data"] for c in everything(other)] == ["output of attempt 2\n"]
+
+
+def test_a_late_sample_after_a_pause_still_puts_a_line_on_each_side_of_the_other_stream(
+        spool: AttemptSpool) -> None:
+    spool.cut(now=0.0)  # an earlier sample, long before the writes
+    time.sleep(0.2)
+    write(spool, "stdout", b"out 6\n")
+    time.sleep(0.02)
+    write(spool, "stderr", b"err 6\n")
+    time.sleep(0.02)
+    write(spool, "stdout", b"out 7\n")
+    spool.cut(now=1.0)  # late: finds out 6, err 6, out 7 (the pace-since-the-last-sample guess says 2 before)
+    assert [c["data"] for c in everything(spool)] == ["out 6\n", "err 6\n", "out 7\n"]

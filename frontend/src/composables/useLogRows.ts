@@ -141,7 +141,7 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
     void search.version.value
     const needle = search.query.value
     const hitLine = search.currentLine()
-    return virt.items.value.map(({ index: k, y, h }) => {
+    return virt.items.value.filter(({ index: k }) => store.has(model.lineAt(k))).map(({ index: k, y, h }) => {
       const line = model.lineAt(k)
       const spans = parseAnsi(applyCarriageReturns(store.text(line)))
       return {
@@ -177,6 +177,6 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
 
   return {
     rows, contentW, gutterW, tsW, spacer: virt.spacer, viewportH: virt.viewportH,
-    syncScroll: virt.syncScroll, scrollToLine, topLine,
+    syncScroll: virt.syncScroll, scrollToLine, topLine, rebuild,
   }
 }

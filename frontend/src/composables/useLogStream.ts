@@ -208,7 +208,9 @@ export function useLogStream(options: LogStreamOptions) {
   /** Show the page holding line `line` (0-based): detach from the live end unless it is held. */
   async function showLine(line: number): Promise<boolean> {
     if (buffer.store.has(line)) return true
-    if (!options.fetchPage || loading.value) return false
+    if (!options.fetchPage) return false
+    while (loading.value) await new Promise((resolve) => setTimeout(resolve, 20)) // a page on its way first
+    if (buffer.store.has(line)) return true
     loading.value = true
     try {
       const attempt = buffer.attempt.value || undefined
