@@ -1,9 +1,12 @@
-"""What the agent is: master URL(s), join token, node name, capacity, labels, state dir.
+"""What the agent is: master URL(s), join token, node name, capacity, labels, state dir, the user
+its tasks run as and where they work.
 
-Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN,
-SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM, SCHEDULER_NODE_LABELS,
-SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS); capacity defaults to what
-psutil reports for this machine.
+Every option also comes from the environment (SCHEDULER_MASTER, SCHEDULER_JOIN_TOKEN or
+SCHEDULER_JOIN_TOKEN_FILE, SCHEDULER_NODE_NAME, SCHEDULER_NODE_CPU, SCHEDULER_NODE_MEM,
+SCHEDULER_NODE_LABELS, SCHEDULER_STATE_DIR, SCHEDULER_SPOOL_MAX_MIB, SCHEDULER_EXCLUSIVE_CPUS,
+SCHEDULER_TASK_USER, SCHEDULER_WORK_DIR); capacity defaults to what psutil reports for this machine.
+The join token never comes from the command line: every user of the machine can read a process's
+command line (/proc/PID/cmdline).
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class AgentConfig:
     carved: bool = False  # capacity set by hand: report this node's own usage, not the machine's
     spool_max_bytes: int = DEFAULT_SPOOL_MAX_MIB * 1024 * 1024
     exclusive_cpus: bool = False  # whole-core tasks get CPUs of their own (agent/cpus.py)
+    task_user: str | None = None  # run as root: tasks run as this user (default: agent.isolation's)
+    work_dir: Path | None = None  # the root of the tasks' working directories (default: agent.isolation's)
 
 
 def parse_labels(raw: str | None) -> dict[str, str]:
@@ -81,6 +86,16 @@ def parse_mib(raw: str, option: str = "--mem") -> int:
     return mib
 
 
+def read_join_token_file(path: str) -> str:
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as error:
+        raise ConfigError(f"--join-token-file: cannot read {path}: {error.strerror}") from None
+    if not token:
+        raise ConfigError(f"--join-token-file: {path} is empty")
+    return token
+
+
 def default_state_dir(name: str) -> Path:
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "mini-scheduler" / name
@@ -97,12 +112,20 @@ def build_config(
     state_dir: str | None = None,
     spool_max_mib: str | None = None,
     exclusive_cpus: bool | None = None,
+    join_token_file: str | None = None,
+    task_user: str | None = None,
+    work_dir: str | None = None,
     env: dict[str, str] | None = None,
 ) -> AgentConfig:
     """Options first, then the environment, then what the machine reports."""
     env = dict(os.environ if env is None else env)
     master = master or env.get("SCHEDULER_MASTER")
+    join_token_file = join_token_file or env.get("SCHEDULER_JOIN_TOKEN_FILE")
+    if not join_token and join_token_file:
+        join_token = read_join_token_file(join_token_file)
     join_token = join_token or env.get("SCHEDULER_JOIN_TOKEN")
+    task_user = task_user or env.get("SCHEDULER_TASK_USER") or None
+    work_dir = work_dir or env.get("SCHEDULER_WORK_DIR") or None
     name = name or env.get("SCHEDULER_NODE_NAME") or socket.gethostname().split(".")[0]
     cpu = cpu or env.get("SCHEDULER_NODE_CPU")
     mem = mem or env.get("SCHEDULER_NODE_MEM")
@@ -116,7 +139,8 @@ def build_config(
         raise ConfigError("--master (or SCHEDULER_MASTER) must be the master's http(s)://host:port "
                           "(several, comma-separated, for several masters)")
     if not join_token:
-        raise ConfigError("--join-token (or SCHEDULER_JOIN_TOKEN) is required")
+        raise ConfigError("the join token is required: SCHEDULER_JOIN_TOKEN, or a file (--join-token-file or "
+                          "SCHEDULER_JOIN_TOKEN_FILE)")
     if not NAME.match(name):
         raise ConfigError(f"--name: {name!r} must be letters, digits, '.', '_' or '-'")
     return AgentConfig(
@@ -131,4 +155,6 @@ def build_config(
         spool_max_bytes=(parse_mib(spool_max_mib, "--spool-max-mib") if spool_max_mib
                          else DEFAULT_SPOOL_MAX_MIB) * 1024 * 1024,
         exclusive_cpus=exclusive_cpus,
+        task_user=task_user,
+        work_dir=Path(work_dir) if work_dir else None,
     )

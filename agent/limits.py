@@ -37,6 +37,9 @@ log = logging.getLogger("agent.limits")
 
 WATCHDOG_INTERVAL = 0.1
 MOVE_AND_EXEC = 'echo $$ > "$0/cgroup.procs" && exec /bin/sh -c "$1"'
+# A task running as another user may not move itself (cgroup.procs is root's): its shell waits on
+# stdin until the agent has moved it (`admit`), then runs the command with stdin from /dev/null.
+WAIT_AND_EXEC = 'read _ignored; exec /bin/sh -c "$0" </dev/null'
 
 
 def _cgroup_v2_root() -> Path | None:
@@ -68,7 +71,8 @@ class CgroupV2Memory:
     def path(self, task: int, attempt: int) -> Path:
         return self.root / f"task-{task}-{attempt}"
 
-    def wrap(self, task: int, attempt: int, mem_mib: int, command: str) -> list[str]:
+    def wrap(self, task: int, attempt: int, mem_mib: int, command: str, *, gated: bool = False) -> list[str]:
+        """The argv that runs `command` in the task's cgroup; `gated`: the shell waits for `admit`."""
         group = self.path(task, attempt)
         group.mkdir(exist_ok=True)
         (group / "memory.max").write_text(str(mem_mib * 1024 * 1024))
@@ -76,7 +80,15 @@ class CgroupV2Memory:
             (group / "memory.swap.max").write_text("0")
         except OSError:
             pass  # no swap accounting on this kernel
+        if gated:
+            return ["/bin/sh", "-c", WAIT_AND_EXEC, command]
         return ["/bin/sh", "-c", MOVE_AND_EXEC, str(group), command]
+
+    needs_admit = True
+
+    def admit(self, task: int, attempt: int, pid: int) -> None:
+        """Move a gated task's shell into its cgroup (before it runs anything)."""
+        (self.path(task, attempt) / "cgroup.procs").write_text(str(pid))
 
     def oom_killed(self, task: int, attempt: int) -> bool:
         try:
@@ -99,8 +111,13 @@ class CgroupV2Memory:
 class SessionWatchdog:
     kind = "rss-watchdog"
 
-    def wrap(self, task: int, attempt: int, mem_mib: int, command: str) -> list[str]:
+    needs_admit = False
+
+    def wrap(self, task: int, attempt: int, mem_mib: int, command: str, *, gated: bool = False) -> list[str]:
         return ["/bin/sh", "-c", command]
+
+    def admit(self, task: int, attempt: int, pid: int) -> None:
+        pass
 
     def oom_killed(self, task: int, attempt: int) -> bool:
         return False  # the executor knows when it killed for memory

@@ -50,7 +50,8 @@ class Link:
     def stop(self) -> None:
         self._stop.set()
         self._drop()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # started (an agent refused at its first registration never is)
+            self._thread.join(timeout=5)
 
     def send(self, frame: dict) -> bool:
         ws = self._ws

@@ -29,6 +29,7 @@ from agent.client import MasterClient, Rejected, Unreachable
 from agent.config import AgentConfig
 from agent.cpus import CpuPlan, available_cpus
 from agent.guardian import Guardian
+from agent.isolation import WorkRoot, describe, task_user
 from agent.ledger import AttemptLedger
 from agent.limits import CpuPinning, memory_limiter
 from agent.link import Link
@@ -56,6 +57,8 @@ class NodeAgent:
     def __init__(self, config: AgentConfig) -> None:
         self.config = config
         self.state = StateDir(config.state_dir)
+        self.task_user = task_user(config.task_user)
+        self.work = WorkRoot.for_state_dir(self.state.root, str(config.work_dir or ""), self.task_user)
         self.masters = Masters(list(config.masters))
         self.client = MasterClient(self.masters)
         self.identity: Identity | None = None
@@ -70,7 +73,8 @@ class NodeAgent:
         self.guardian = Guardian()
         self.limiter = memory_limiter()
         self.pinning = CpuPinning(CpuPlan(available_cpus())) if config.exclusive_cpus else None
-        self.spawner = Spawner(node_name=config.name, limiter=self.limiter, pinning=self.pinning)
+        self.spawner = Spawner(node_name=config.name, limiter=self.limiter, pinning=self.pinning,
+                               user=self.task_user)
         self.reaper = Reaper(limiter=self.limiter, kill_grace=5.0, on_output=lambda running: self.shipper.wake(),
                              on_exit=self._on_exit, on_reaped=self._on_reaped, on_fatal=self._fatal)
         self.usage = UsageMeter(carved=config.carved, cpu_millicores=config.cpu_millicores, mem_mib=config.mem_mib)
@@ -85,7 +89,12 @@ class NodeAgent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self.stopping.set())
         log.info("agent starting", extra={"node": self.config.name, "masters": self.config.masters,
-                                          "memory_limits": self.limiter.kind, "state_dir": str(self.state.root)})
+                                          "memory_limits": self.limiter.kind, "state_dir": str(self.state.root),
+                                          "work_dir": str(self.work.root), "task_user": describe(self.task_user)})
+        if self.task_user is None:
+            log.warning("tasks run as the agent's own user: they can read its state dir (the node token), its "
+                        "environment and other tasks' files; run the agent as root (without --task-user naming "
+                        "its own user) to run tasks as a user of their own", extra={"user": describe(None)})
         self._recover_previous_life()
         try:
             self._register()
@@ -171,6 +180,9 @@ class NodeAgent:
             identity = Identity(master=self.masters.current(), name=self.config.name, node_id=answer["id"],
                                 token=answer["token"])
             self.state.save_identity(identity)
+            # Registered: the agent's environment no longer needs the join token (the config keeps
+            # it for a registration refused later); children never see it.
+            os.environ.pop("SCHEDULER_JOIN_TOKEN", None)
             self.ledger.new_registration()
             self.identity = identity
             self.heartbeat_interval = float(answer.get("heartbeat_interval", 3.0))
@@ -206,6 +218,7 @@ class NodeAgent:
         self.link.stop()
         self.reaper.stop()
         self.guardian.close()
+        self.work.close()
 
     # -- heartbeats -------------------------------------------------------------------------
 
@@ -324,7 +337,7 @@ class NodeAgent:
         spool = AttemptSpool(self.state.spool, spec.task, spec.attempt, self.budget)
         self.ledger.track(record, spool)
         try:
-            running = self.spawner.spawn(spec, spool=spool, workdir=self.state.workdir(*key))
+            running = self.spawner.spawn(spec, spool=spool, workdir=self.work.create(*key))
         except OSError as error:
             spool.note("stderr", f"[mini-scheduler agent] could not start the command: {error}\n")
             spool.close()
@@ -372,4 +385,4 @@ class NodeAgent:
         if spool is not None:
             spool.remove()
         self.state.drop_process(*key)
-        self.state.drop_workdir(*key)
+        self.work.drop(*key)

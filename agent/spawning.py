@@ -5,7 +5,8 @@ its CPUs when it has cores of its own. What happens after the start is `agent.re
 
 A task's environment is its `env`, the documented SCHEDULER_* variables and a short documented
 pass-through list of the agent's own (PASS_THROUGH_ENV and LC_*); nothing else of the agent's
-environment (its join token above all) reaches the task.
+environment (its join token above all) reaches the task. Run as a task user (agent/isolation.py),
+the process gets that user's uid, gid and groups, and USER, LOGNAME and HOME say so.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from agent.cpus import spawn_on
+from agent.isolation import TaskUser
 from agent.limits import CgroupV2Memory, CpuPinning, SessionWatchdog
 from agent.spool import AttemptSpool
 
@@ -80,10 +82,14 @@ class RunningTask:
         return self.process.pid
 
 
-def task_environment(spec: TaskSpec, node_name: str) -> dict[str, str]:
-    """The agent's harmless basics, the task's env, and the SCHEDULER_ variables."""
+def task_environment(spec: TaskSpec, node_name: str, *, user: TaskUser | None = None,
+                     workdir: Path | None = None) -> dict[str, str]:
+    """The agent's harmless basics (those of the task user, when there is one), the task's env, and
+    the SCHEDULER_ variables."""
     env = {key: os.environ[key] for key in PASS_THROUGH_ENV if key in os.environ}
     env.update({key: value for key, value in os.environ.items() if key.startswith("LC_")})
+    if user is not None:
+        env.update(user.environment(workdir or Path("/")))
     env.update(spec.env)
     env.update(
         SCHEDULER_TASK_ID=str(spec.task),
@@ -98,25 +104,32 @@ def task_environment(spec: TaskSpec, node_name: str) -> dict[str, str]:
 
 class Spawner:
     def __init__(self, *, node_name: str, limiter: CgroupV2Memory | SessionWatchdog,
-                 pinning: CpuPinning | None = None) -> None:
+                 pinning: CpuPinning | None = None, user: TaskUser | None = None) -> None:
         self.node_name = node_name
         self.limiter = limiter
         self.pinning = pinning  # None: every task and the agent share all CPUs
+        self.user = user  # None: tasks run as the agent's own user
 
     def spawn(self, spec: TaskSpec, *, spool: AttemptSpool, workdir: Path) -> RunningTask:
         """Start the process; OSError when it cannot start (the caller reports exit 127)."""
-        argv = self.limiter.wrap(spec.task, spec.attempt, spec.mem, spec.command)
+        gated = self.user is not None and self.limiter.needs_admit
+        argv = self.limiter.wrap(spec.task, spec.attempt, spec.mem, spec.command, gated=gated)
         cpus = self.pinning.acquire(spec.key, spec.cpu) if self.pinning else None
         out, err = spool.task_fds()
+        as_user = {} if self.user is None else {
+            "user": self.user.uid, "group": self.user.gid, "extra_groups": list(self.user.groups)}
 
         def popen() -> subprocess.Popen:
             return subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True, cwd=workdir,
-                env=task_environment(spec, self.node_name), close_fds=True,
+                argv, stdin=subprocess.PIPE if gated else subprocess.DEVNULL, stdout=out, stderr=err,
+                start_new_session=True, cwd=workdir, close_fds=True,
+                env=task_environment(spec, self.node_name, user=self.user, workdir=workdir), **as_user,
             )
 
         try:
             process = spawn_on(cpus, popen) if cpus else popen()
+            if gated:
+                self._admit(spec, process)
         except BaseException:
             if self.pinning:
                 self.pinning.release(spec.key)
@@ -130,6 +143,19 @@ class Spawner:
             spec=spec, process=process, spool=spool, pidfd=os.pidfd_open(process.pid), workdir=workdir,
             started_at=time.time(), deadline=time.monotonic() + spec.timeout if spec.timeout else None,
         )
+
+
+    def _admit(self, spec: TaskSpec, process: subprocess.Popen) -> None:
+        """Its shell waits on stdin: move it into its cgroup, then let it go on (EOF)."""
+        try:
+            self.limiter.admit(spec.task, spec.attempt, process.pid)
+        except OSError:
+            process.kill()
+            process.wait()
+            raise
+        finally:
+            assert process.stdin is not None
+            process.stdin.close()
 
 
 def exit_code_of(returncode: int) -> int:

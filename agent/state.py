@@ -2,8 +2,11 @@
 
     identity.json                 {master, name, node_id, token}          (mode 0600)
     procs/<task>-<attempt>.json   {task, attempt, pid, create_time, exit_code, reason}
-    spool/<task>-<attempt>.*      output, see agent.spool
-    work/<task>-<attempt>/        the task's working directory
+    spool/<task>-<attempt>/       output, see agent.spool
+    workroot                      where the tasks' working directories are (agent.isolation)
+
+The directory is the agent's alone (mode 0700): a task (run as another user) cannot read its
+identity, records or another task's output. Tasks work elsewhere (agent.isolation.WorkRoot).
 
 A process record is written before the process starts and removed once the master has taken
 the task's end; a restarted agent reads the records to kill what its previous life left running
@@ -60,10 +63,13 @@ class StateDir:
         self.root = Path(root)
         self.procs = self.root / "procs"
         self.spool = self.root / "spool"
-        self.work = self.root / "work"
-        for directory in (self.root, self.procs, self.spool, self.work):
-            directory.mkdir(parents=True, exist_ok=True)
+        for directory in (self.root, self.procs, self.spool):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.root, 0o700)
+        identity = self.root / "identity.json"
+        if identity.exists():
+            os.chmod(identity, 0o600)  # written by an older version with a looser mode
+        shutil.rmtree(self.root / "work", ignore_errors=True)  # older versions' working directories
 
     # identity -----------------------------------------------------------------------------
 
@@ -96,13 +102,3 @@ class StateDir:
             except (ValueError, TypeError):
                 path.unlink(missing_ok=True)
         return records
-
-    # working directories ------------------------------------------------------------------
-
-    def workdir(self, task: int, attempt: int) -> Path:
-        path = self.work / f"{task}-{attempt}"
-        path.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def drop_workdir(self, task: int, attempt: int) -> None:
-        shutil.rmtree(self.work / f"{task}-{attempt}", ignore_errors=True)

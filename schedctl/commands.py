@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from schedctl import config
+from schedctl import batch, config
 from schedctl.api import Api, CliError, StreamLost
 
 TERMINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -81,7 +81,7 @@ def cmd_login(api: Api, args) -> int:
     return 0
 
 
-def cmd_submit(api: Api, args) -> int:
+def _task_body(args) -> dict:
     command = " ".join(args.command).strip()
     if not command:
         raise CliError("nothing to run: put the command after --, e.g. submit -- echo hello")
@@ -95,6 +95,30 @@ def cmd_submit(api: Api, args) -> int:
         body["node_selector"] = _labels(args.selector)
     if args.env:
         body["env"] = _labels(args.env)
+    # batch workloads (issue 16)
+    if args.retries is not None:
+        body["retries"] = args.retries
+    if args.retry_backoff is not None:
+        body["retry_backoff"] = args.retry_backoff
+    if args.dependency:
+        body["dependency"], body["depends_on"] = batch.parse_dependency(args.dependency)
+    if args.array:
+        body["array"] = args.array
+    return body
+
+
+def cmd_submit(api: Api, args) -> int:
+    if args.file:
+        return _submit_file(api, args)
+    body = _task_body(args)
+    if "array" in body:
+        created = api.post_once("/api/v1/tasks", body)
+        if args.json:
+            print(json.dumps(created))
+        else:
+            print(f"array {created['array']['id']}: {created['array']['size']} tasks "
+                  f"{created['tasks'][0]['id']}-{created['tasks'][-1]['id']}")
+        return 0
     task = api.post_once("/api/v1/tasks", body)
     if args.json:
         print(json.dumps(task))
@@ -105,8 +129,39 @@ def cmd_submit(api: Api, args) -> int:
     return 0
 
 
+def _submit_file(api: Api, args) -> int:
+    """`submit -f job.yaml`: every task of the file in one request; local names resolved there."""
+    if args.command:
+        raise CliError("give either -f FILE or a command after --, not both")
+    created = api.post("/api/v1/tasks", batch.load_spec_file(args.file))["results"]
+    if args.json:
+        print(json.dumps(created))
+        return 0
+    for one in created:
+        if "array" in one:
+            print(f"array {one['array']['id']}: {one['array']['size']} tasks "
+                  f"{one['tasks'][0]['id']}-{one['tasks'][-1]['id']}")
+        else:
+            print(f"task {one['id']} {one['status']}" + (f" ({one['name']})" if one["name"] else ""))
+    return 0
+
+
+def cmd_array(api: Api, args) -> int:
+    array = api.get(f"/api/v1/arrays/{args.array}")
+    print(json.dumps(array) if args.json else batch.array_counts_line(array))
+    return 0
+
+
+def cmd_plan(api: Api, args) -> int:
+    body = _task_body(args)
+    body.pop("array", None)
+    plan = api.post("/api/v1/tasks/plan", body)
+    print(json.dumps(plan) if args.json else "\n".join(batch.plan_lines(plan)))
+    return 0 if plan["placeable"] else 1
+
+
 def cmd_tasks(api: Api, args) -> int:
-    page = api.get("/api/v1/tasks", status=args.status, node=args.node, page_size=args.limit)
+    page = api.get("/api/v1/tasks", status=args.status, node=args.node, page_size=args.limit, array=args.array)
     if args.json:
         print(json.dumps(page))
         return 0
@@ -136,7 +191,15 @@ def cmd_show(api: Api, args) -> int:
 
 
 def cmd_cancel(api: Api, args) -> int:
-    """Cancel each task named; one line for each; exit 1 when any could not be cancelled."""
+    """Cancel each task named (or every unfinished task of --array); one line for each; exit 1
+    when any could not be cancelled."""
+    if args.array is not None:
+        if args.tasks:
+            raise CliError("give either task ids or --array, not both")
+        print(batch.array_counts_line(api.post(f"/api/v1/arrays/{args.array}/cancel")))
+        return 0
+    if not args.tasks:
+        raise CliError("nothing to cancel: give task ids or --array ID")
     failed = 0
     for task_id in args.tasks:
         try:
@@ -343,6 +406,25 @@ def cmd_drain(api: Api, args) -> int:
     return 0
 
 
+def _task_options(parser: argparse.ArgumentParser) -> None:
+    """What a task asks for: shared by submit and plan."""
+    parser.add_argument("--cpu", type=float, default=1.0, help="cores (fractions allowed)")
+    parser.add_argument("--mem", type=int, default=256, help="MiB")
+    parser.add_argument("--name", default="")
+    parser.add_argument("--priority", type=int, default=0)
+    parser.add_argument("--max-attempts", type=int, default=3, help="attempts lost to infrastructure")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds")
+    parser.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
+    parser.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
+    # batch workloads (issue 16)
+    parser.add_argument("--retries", type=int, default=None, help="extra attempts after the command fails")
+    parser.add_argument("--retry-backoff", type=float, default=None,
+                        help="seconds before the first retry (doubles each retry; default 10)")
+    parser.add_argument("--dependency", "-d", default=None,
+                        help="Slurm's spelling: afterok:12:13, afterany:12, afternotok:12")
+    parser.add_argument("--array", "-a", default=None, help='e.g. 0-99, 1,3,7, 0-999%%20 (at most 20 at once)')
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="schedctl", description="mini-scheduler command-line client")
     parser.add_argument("--master", help="master URL (SCHEDULER_URL; default from the config file)")
@@ -355,32 +437,39 @@ def build_parser() -> argparse.ArgumentParser:
     login.add_argument("--password", help="(asked for when absent)")
     login.set_defaults(func=cmd_login, needs_token=False)
 
-    submit = sub.add_parser("submit", help="submit a task: submit [options] -- command...")
-    submit.add_argument("--cpu", type=float, default=1.0, help="cores (fractions allowed)")
-    submit.add_argument("--mem", type=int, default=256, help="MiB")
-    submit.add_argument("--name", default="")
-    submit.add_argument("--priority", type=int, default=0)
-    submit.add_argument("--max-attempts", type=int, default=3)
-    submit.add_argument("--timeout", type=float, default=None, help="seconds")
-    submit.add_argument("--selector", action="append", default=[], help="node label key=value (repeatable)")
-    submit.add_argument("--env", action="append", default=[], help="KEY=value (repeatable)")
-    submit.add_argument("--follow", "-f", action="store_true",
+    submit = sub.add_parser("submit", help="submit a task: submit [options] -- command..., or -f job.yaml")
+    _task_options(submit)
+    submit.add_argument("--file", "-f", dest="file", default=None,
+                        help="a YAML or JSON spec file (- for stdin): one task, a list, or several documents; "
+                             "depends_on may name another task of the file")
+    submit.add_argument("--follow", action="store_true",
                         help="then follow its output and exit with its exit code, like srun")
     submit.add_argument("command", nargs=argparse.REMAINDER)
     submit.set_defaults(func=cmd_submit)
+
+    plan = sub.add_parser("plan", help="dry run: where a task would go now, and why not elsewhere")
+    _task_options(plan)
+    plan.add_argument("command", nargs=argparse.REMAINDER)
+    plan.set_defaults(func=cmd_plan)
+
+    array = sub.add_parser("array", help="an array's size, limit and tasks per status")
+    array.add_argument("array", type=int, metavar="ID")
+    array.set_defaults(func=cmd_array)
 
     tasks = sub.add_parser("tasks", help="list tasks, newest first")
     tasks.add_argument("--status", help="e.g. RUNNING or PENDING,ASSIGNED")
     tasks.add_argument("--node")
     tasks.add_argument("--limit", type=int, default=50)
+    tasks.add_argument("--array", type=int, default=None, help="the tasks of this array")
     tasks.set_defaults(func=cmd_tasks)
 
     show = sub.add_parser("show", help="a task with its events")
     show.add_argument("task", type=int)
     show.set_defaults(func=cmd_show)
 
-    cancel = sub.add_parser("cancel", help="cancel tasks: cancel ID [ID ...]")
-    cancel.add_argument("tasks", type=int, nargs="+", metavar="ID")
+    cancel = sub.add_parser("cancel", help="cancel tasks: cancel ID [ID ...], or cancel --array ID")
+    cancel.add_argument("tasks", type=int, nargs="*", metavar="ID")
+    cancel.add_argument("--array", type=int, default=None, metavar="ID", help="every unfinished task of this array")
     cancel.set_defaults(func=cmd_cancel)
 
     logs = sub.add_parser("logs", help="print a task's output")

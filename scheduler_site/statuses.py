@@ -54,3 +54,15 @@ WAIT_REASONS = tuple(WaitReason)
 # The same as Django choices (the OpenAPI schema names its enums from these).
 TASK_STATUS_CHOICES = choices(TaskStatus)
 NODE_STATUS_CHOICES = choices(NodeStatus)
+
+
+class Dependency(StrEnum):
+    """When a task's dependencies count as met (Slurm's names): every one SUCCEEDED (afterok), every
+    one finished whatever its end (afterany), every one FAILED or CANCELLED (afternotok)."""
+
+    AFTEROK = "afterok"
+    AFTERANY = "afterany"
+    AFTERNOTOK = "afternotok"
+
+
+DEPENDENCIES = tuple(Dependency)

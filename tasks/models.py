@@ -10,9 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from scheduler_site.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, TaskStatus, choices
+from scheduler_site.statuses import ACTIVE_STATUSES, TERMINAL_STATUSES, Dependency, TaskStatus, choices
 
-__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "LogChunk", "LogStream", "Task", "TaskEvent", "TaskStatus"]
+__all__ = ["ACTIVE_STATUSES", "TERMINAL_STATUSES", "Dependency", "LogChunk", "LogStream", "Task", "TaskArray",
+           "TaskEvent", "TaskStatus"]
 
 
 class Task(models.Model):
@@ -49,6 +50,22 @@ class Task(models.Model):
     log_bytes = models.BigIntegerField(default=0, editable=False)
     log_bytes_dropped = models.BigIntegerField(default=0, editable=False)
 
+    # --- batch workloads (issue 16): retries, dependencies, arrays; rules in tasks/batch/ ---
+    retries = models.PositiveIntegerField(default=0, help_text="extra attempts after the command itself fails")
+    retry_backoff = models.FloatField(default=10, help_text="seconds before the first retry; doubles each retry")
+    retry_backoff_max = models.FloatField(default=600, help_text="seconds: the longest wait before a retry")
+    retry_on_exit_codes = models.JSONField(null=True, blank=True, help_text="only these exit codes retry")
+    retries_used = models.PositiveIntegerField(default=0, editable=False)
+    lost_attempts = models.PositiveIntegerField(default=0, editable=False,
+                                                help_text="attempts lost to infrastructure (max_attempts bounds them)")
+    not_before = models.DateTimeField(null=True, blank=True, editable=False, help_text="next retry not before")
+    depends_on = models.ManyToManyField("self", symmetrical=False, related_name="dependents", blank=True)
+    dependency = models.CharField(max_length=10, choices=choices(Dependency), default=Dependency.AFTEROK)
+    array = models.ForeignKey("TaskArray", null=True, blank=True, on_delete=models.CASCADE, related_name="tasks",
+                              editable=False)
+    array_index = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # --- end batch workloads ---
+
     class Meta:
         ordering = ["-id"]
         indexes = [
@@ -61,10 +78,35 @@ class Task(models.Model):
             # the task list's filters, newest first, one page after another (keyset on id)
             models.Index(fields=["node_name", "-id"], name="task_node_name_recent"),
             models.Index(fields=["submitter", "-id"], name="task_submitter_recent"),
+            # batch: an array's elements by status (throttle, counts), its list in index order
+            models.Index(fields=["array", "status"], name="task_array_status"),
+            models.Index(fields=["array", "array_index"], name="task_array_index"),
+            # batch: when the next retry comes due (the placement loop wakes then)
+            models.Index(fields=["not_before"], name="task_pending_not_before",
+                         condition=Q(status=TaskStatus.PENDING, not_before__isnull=False)),
         ]
 
     def __str__(self) -> str:
         return f"task {self.pk} ({self.name or self.command[:40]})"
+
+
+class TaskArray(models.Model):
+    """A Slurm-style array: one submission, one task per index (`Task.array`, `Task.array_index`)."""
+
+    spec = models.CharField(max_length=200, help_text="as submitted, e.g. 0-999%20")
+    size = models.PositiveIntegerField()
+    throttle = models.PositiveIntegerField(null=True, blank=True, help_text="at most this many ASSIGNED or RUNNING")
+    name = models.CharField(max_length=200, blank=True)
+    submitter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="task_arrays"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"array {self.pk} ({self.spec})"
 
 
 class TaskEvent(models.Model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from nodes.resources import RESOURCES
 from scheduler_site.formats import iso
-from scheduler_site.statuses import ACTIVE_STATUSES
+from scheduler_site.statuses import ACTIVE_STATUSES, TaskStatus
 from tasks.models import Task, TaskEvent
 
 
@@ -34,6 +34,24 @@ def task_summary(task: Task) -> dict:
         "finished_at": iso(task.finished_at),
         "updated_at": iso(task.updated_at),  # newer wins when a REST copy and a live one cross
         "rerun_of": task.rerun_of_id,
+        **batch_summary(task),
+    }
+
+
+def batch_summary(task: Task) -> dict:
+    """The batch workload fields (issue 16): retries, dependencies, array."""
+    waiting = task.status == TaskStatus.PENDING and task.not_before is not None
+    return {
+        "retries": task.retries,
+        "retries_used": task.retries_used,
+        "retry_backoff": task.retry_backoff,
+        "retry_backoff_max": task.retry_backoff_max,
+        "retry_on_exit_codes": task.retry_on_exit_codes,
+        "lost_attempts": task.lost_attempts,
+        "not_before": iso(task.not_before) if waiting else None,
+        "dependency": task.dependency,
+        "array_id": task.array_id,
+        "array_index": task.array_index,
     }
 
 

@@ -6,29 +6,57 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Literal
 
 from django.db import transaction
 from django.utils import timezone
 
 from nodes.health import offline_cutoff, set_status
 from nodes.models import Node, NodeStatus
+from scheduler_site.statuses import WaitReason
 from tasks import states
+from tasks.batch import retries
 from tasks.models import ACTIVE_STATUSES, Task, TaskEvent, TaskStatus
 from tasks.placement.trigger import request_placement
 
 log = logging.getLogger("tasks.recovery")
 
 
-def requeue(task: Task, *, reason: str, message: str) -> TaskEvent:
-    """End the current attempt of a locked ASSIGNED/RUNNING task."""
-    if task.attempt >= task.max_attempts:
+Charge = Literal["lost", "retry", "none"]
+
+
+def requeue(task: Task, *, reason: str, message: str, charge: Charge = "lost",
+            exit_code: int | None = None) -> TaskEvent:
+    """End the current attempt of a locked ASSIGNED/RUNNING task and queue it again, charging the
+    attempt to one budget:
+
+    - "lost" (node lost, agent lost it, operator requeue): counts against `max_attempts`; when they
+      are used up the task FAILS;
+    - "retry" (the command failed; the caller checked `tasks.batch.retries.wants_retry`): spends one
+      of `retries` and waits its backoff (PENDING, reason Backoff, `not_before` set);
+    - "none" (preemption): counts against nothing.
+    """
+    if charge == "retry":
+        text = retries.schedule_retry(task, reason=reason, exit_code=exit_code)
+        event = states.transition(task, TaskStatus.PENDING, reason=WaitReason.BACKOFF, message=text,
+                                  also_save=("retries_used", "not_before"))
+        request_placement()
+        return event
+    if charge == "none":
+        event = states.transition(task, TaskStatus.PENDING, reason=reason,
+                                  message=f"{message} Attempt {task.attempt} ended; queued again.")
+        request_placement()
+        return event
+    task.lost_attempts += 1
+    if task.lost_attempts >= task.max_attempts:
         return states.transition(
-            task, TaskStatus.FAILED, reason=reason,
-            message=f"{message} No attempts left ({task.attempt}/{task.max_attempts}).",
+            task, TaskStatus.FAILED, reason=reason, also_save=("lost_attempts",),
+            message=f"{message} No attempts left ({task.lost_attempts}/{task.max_attempts} lost).",
         )
     event = states.transition(
-        task, TaskStatus.PENDING, reason=reason,
-        message=f"{message} Attempt {task.attempt}/{task.max_attempts} ended; queued again.",
+        task, TaskStatus.PENDING, reason=reason, also_save=("lost_attempts",),
+        message=f"{message} Attempt {task.attempt} ended ({task.lost_attempts}/{task.max_attempts} lost); "
+                "queued again.",
     )
     request_placement()
     return event

@@ -41,10 +41,11 @@ def _text_filter(raw: str | None, field: str) -> str | None:
 
 
 def list_tasks(
-    *, status: str | None = None, node: str | None = None, q: str | None = None, owner: str | None = None
+    *, status: str | None = None, node: str | None = None, q: str | None = None, owner: str | None = None,
+    array: str | None = None,
 ) -> QuerySet[Task]:
     """Tasks newest first, filtered: `status` (one or several), `node` (id or name), `owner` (the
-    submitter's username), `q` (text in the name or the command, or `#id`). Every filter keeps
+    submitter's username), `array` (its elements), `q` (text in the name or the command, or `#id`). Every filter keeps
     an index on (column, -id) usable, so a page of the newest matches stays a short index walk."""
     query = Task.objects.order_by("-id")
     statuses = parse_status_filter(status)
@@ -53,6 +54,11 @@ def list_tasks(
     if node := _text_filter(node, "node"):
         node_id = parse_id(node)
         query = query.filter(node_id=node_id) if node_id else query.filter(node_name=node)
+    if array := _text_filter(array, "array"):
+        array_id = parse_id(array)
+        if array_id is None:
+            raise BadFilter("Must be an array id.", field="array")
+        query = query.filter(array_id=array_id)
     if owner := _text_filter(owner, "owner"):
         query = query.filter(submitter__username=owner)
     if q := _text_filter(q, "q"):
@@ -67,7 +73,8 @@ def get_task(task_id: str | int, *, with_events: bool = False) -> Task:
         raise NotFound(f"Task {task_id!r} not found.")
     query = Task.objects.select_related("submitter")
     if with_events:
-        query = query.prefetch_related(Prefetch("events", queryset=TaskEvent.objects.order_by("id")))
+        query = query.prefetch_related(Prefetch("events", queryset=TaskEvent.objects.order_by("id")),
+                                       "depends_on", "dependents")
     task = query.filter(pk=pk).first()
     if task is None:
         raise NotFound(f"Task {task_id} not found.")

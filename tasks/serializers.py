@@ -9,7 +9,11 @@ import re
 from rest_framework import serializers
 
 from scheduler_site.formats import MAX_CORES, NUMBER_TEXT, QuantityError, millicores_to_cores, parse_cores
-from scheduler_site.statuses import TaskStatus, choices
+from scheduler_site.statuses import DEPENDENCIES, Dependency, TaskStatus, choices
+from tasks.batch import array_spec, dependencies
+from tasks.batch.array_spec import MAX_ELEMENTS, MAX_SPEC_LENGTH, ArraySpec
+from tasks.batch.arrays import summary as arrays_summary
+from tasks.batch.dependencies import MAX_DEPENDENCIES
 from tasks.presenters import event_summary, task_summary
 
 MAX_COMMAND_BYTES = 64 * 1024
@@ -19,6 +23,9 @@ MAX_MEM_MIB = 16 * 1024 * 1024  # 16 TiB
 MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
 MAX_ATTEMPTS = 100
 PRIORITY_RANGE = (-1000, 1000)
+MAX_RETRIES = 100
+MAX_BACKOFF_SECONDS = 7 * 24 * 3600
+MAX_EXIT_CODES = 256
 MAX_MAP_ENTRIES = 128
 MAX_MAP_BYTES = 64 * 1024
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -61,6 +68,15 @@ class StrictFloatField(serializers.FloatField):
         if not math.isfinite(value):
             self.fail("invalid")
         return value
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer and only an integer: booleans, floats and strings are refused."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class CoresField(serializers.Field):
@@ -143,6 +159,34 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     env = StringMapField(key_pattern=ENV_NAME, key_help="a shell variable name", required=False, default=dict)
     node_selector = labels_field(required=False, default=dict, help_text="Labels the node must carry.")
 
+    # --- batch workloads (issue 16) ---
+    retries = serializers.IntegerField(required=False, default=0, min_value=0, max_value=MAX_RETRIES,
+                                       help_text="Extra attempts after the command fails (non-zero exit, "
+                                                 "Timeout, OOMKilled).")
+    retry_backoff = StrictFloatField(required=False, default=10, min_value=0, max_value=MAX_BACKOFF_SECONDS,
+                                     help_text="Seconds before the first retry; doubles each retry.")
+    retry_backoff_max = StrictFloatField(required=False, default=600, min_value=0, max_value=MAX_BACKOFF_SECONDS,
+                                         help_text="Seconds: the longest wait before a retry.")
+    retry_on_exit_codes = serializers.ListField(
+        child=StrictIntegerField(min_value=-(2**31), max_value=2**31 - 1), required=False, default=None,
+        allow_null=True, max_length=MAX_EXIT_CODES, help_text="Only these exit codes retry (default: any).")
+    depends_on = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=2**63 - 1), required=False, default=list,
+        max_length=MAX_DEPENDENCIES, help_text="Ids of existing tasks this one waits for.")
+    dependency = serializers.ChoiceField(choices=DEPENDENCIES, required=False, default=Dependency.AFTEROK,
+                                         help_text="afterok (every dependency SUCCEEDED), afterany (every one "
+                                                   "finished) or afternotok (every one FAILED or CANCELLED).")
+    array = StrictStringField(required=False, allow_blank=False, max_length=MAX_SPEC_LENGTH,
+                              help_text='Slurm syntax: "0-99", "0-99:2", "1,3,7", with "%N" for at most N '
+                                        f"running at once; at most {MAX_ELEMENTS} elements. One task per index.")
+
+    def validate_array(self, value: str) -> ArraySpec:
+        try:
+            return array_spec.parse(value)
+        except array_spec.ArraySpecError as error:
+            raise serializers.ValidationError(str(error)) from None
+    # --- end batch workloads ---
+
     def validate_command(self, value: str) -> str:
         _no_nul(value, "The command")
         if not value.strip():
@@ -190,6 +234,17 @@ class TaskSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
     rerun_of = serializers.IntegerField(allow_null=True, help_text="the task this one reruns")
+    # batch workloads (issue 16)
+    retries = serializers.IntegerField()
+    retries_used = serializers.IntegerField()
+    retry_backoff = serializers.FloatField()
+    retry_backoff_max = serializers.FloatField()
+    retry_on_exit_codes = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    lost_attempts = serializers.IntegerField(help_text="attempts lost to infrastructure (bounded by max_attempts)")
+    not_before = serializers.DateTimeField(allow_null=True, help_text="while a retry waits: not before this")
+    dependency = serializers.CharField()
+    array_id = serializers.IntegerField(allow_null=True)
+    array_index = serializers.IntegerField(allow_null=True)
 
     def to_representation(self, instance) -> dict:
         return task_summary(instance)
@@ -219,9 +274,12 @@ class TaskDetailSerializer(TaskSerializer):
     log_bytes = serializers.IntegerField()
     log_bytes_dropped = serializers.IntegerField()
     events = TaskEventSerializer(many=True)
+    depends_on = serializers.ListField(child=serializers.IntegerField())
+    dependents = serializers.ListField(child=serializers.IntegerField())
 
     def to_representation(self, instance) -> dict:
         data = task_summary(instance)
+        data.update(dependencies.summary(instance))
         data.update(
             env=instance.env,
             node_selector=instance.node_selector,
@@ -231,3 +289,65 @@ class TaskDetailSerializer(TaskSerializer):
             events=[event_summary(event) for event in instance.events.all()],
         )
         return data
+
+
+# --- batch workloads (issue 16): arrays ---
+
+
+class TaskArraySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    spec = serializers.CharField()
+    size = serializers.IntegerField()
+    throttle = serializers.IntegerField(allow_null=True, help_text="at most this many ASSIGNED or RUNNING")
+    name = serializers.CharField()
+    submitter = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text="elements per status")
+
+    def to_representation(self, instance) -> dict:
+        return arrays_summary(instance)
+
+
+class LocalReferenceField(serializers.Field):
+    """In a request of several tasks: an existing task's id, or the local `name` of another."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and data and len(data) <= MAX_NAME_LENGTH and "\x00" not in data:
+            return data
+        if isinstance(data, int) and not isinstance(data, bool) and 1 <= data <= 2**63 - 1:
+            return data
+        raise serializers.ValidationError("Must be a task id or the name of another task in this request.")
+
+    def to_representation(self, value):
+        return value
+
+
+class SubmissionItemSerializer(TaskSubmitSerializer):
+    """One item of a request of several (a JSON list): depends_on may name other items."""
+
+    depends_on = serializers.ListField(child=LocalReferenceField(), required=False, default=list,
+                                       max_length=MAX_DEPENDENCIES)
+
+
+def validate_items(data: list) -> list[dict]:
+    """Validate every item of a list submission; errors are keyed `[i].field`."""
+    from tasks.batch.submissions import MAX_ITEMS
+
+    if not data:
+        raise serializers.ValidationError({"non_field_errors": ["An empty list: nothing to submit."]})
+    if len(data) > MAX_ITEMS:
+        raise serializers.ValidationError({"non_field_errors": [f"At most {MAX_ITEMS} tasks in one request."]})
+    items, errors = [], {}
+    for i, raw in enumerate(data):
+        item = SubmissionItemSerializer(data=raw)
+        if item.is_valid():
+            fields = dict(item.validated_data)
+            if "array" in fields:
+                fields["array_text"] = raw["array"]
+            items.append(fields)
+        else:
+            for field, messages in item.errors.items():
+                errors[f"[{i}].{field}"] = messages
+    if errors:
+        raise serializers.ValidationError(errors)
+    return items

@@ -4,13 +4,16 @@ all come through here."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.db import transaction
 
 from scheduler_site.exceptions import InvalidTransition, NotFound
+from scheduler_site.statuses import Dependency
 from tasks import recovery, states
-from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskStatus
+from tasks.batch import arrays, dependencies, submissions
+from tasks.batch.array_spec import ArraySpec
+from tasks.models import ACTIVE_STATUSES, TERMINAL_STATUSES, Task, TaskArray, TaskStatus
 from tasks.placement.reservation import place_submitted
 from tasks.placement.trigger import request_placement
 
@@ -31,18 +34,46 @@ def submit_task(
     node_selector: Mapping[str, str] | None = None,
     submitter=None,
     rerun_of: Task | None = None,
+    # batch workloads (issue 16)
+    retries: int = 0,
+    retry_backoff: float = 10.0,
+    retry_backoff_max: float = 600.0,
+    retry_on_exit_codes: list[int] | None = None,
+    depends_on: Sequence[int] = (),
+    dependency: str = Dependency.AFTEROK,
 ) -> Task:
     """Queue a task (cpu in millicores, mem in MiB) and place it at once when nothing else waits;
-    otherwise the placement loop runs right after commit."""
+    otherwise the placement loop runs right after commit. `depends_on`: ids of existing tasks
+    (`tasks.batch.dependencies`; a DomainError on `depends_on` when one is unknown)."""
+    dependency_ids = dependencies.check_submitted(depends_on, dependency) if depends_on else []
     task = Task.objects.create(
         command=command, cpu=cpu, mem=mem, name=name, priority=priority, max_attempts=max_attempts,
         timeout=timeout, env=dict(env or {}), node_selector=dict(node_selector or {}), submitter=submitter,
-        rerun_of=rerun_of,
+        rerun_of=rerun_of, retries=retries, retry_backoff=retry_backoff, retry_backoff_max=retry_backoff_max,
+        retry_on_exit_codes=retry_on_exit_codes, dependency=dependency,
     )
+    if dependency_ids:
+        dependencies.link((task.pk, dep) for dep in dependency_ids)
     states.record_submitted(task)
     if not place_submitted(task):
         request_placement()
     return task
+
+
+def submit(*, submitter=None, array: ArraySpec | None = None, array_text: str = "",
+           **fields) -> Task | tuple[TaskArray, list[Task]]:
+    """A submission as the API validated it: one task, or an array of them (`array`)."""
+    if array is None:
+        return submit_task(**fields, submitter=submitter)
+    depends_on = fields.pop("depends_on", ())
+    return arrays.submit_array(spec=array, text=array_text, fields=fields, depends_on=depends_on,
+                               submitter=submitter)
+
+
+def submit_many(items, *, submitter=None) -> list[Task | tuple[TaskArray, list[Task]]]:
+    """Several submissions in one transaction, local names in depends_on resolved
+    (`tasks.batch.submissions`)."""
+    return submissions.submit_many(items, submit=submit, submitter=submitter)
 
 
 def _lock(task_id: int) -> Task:
@@ -63,7 +94,8 @@ def cancel_task(*, task_id: int, by: str = "") -> Task:
     return task
 
 
-RERUN_FIELDS = ("command", "cpu", "mem", "name", "priority", "max_attempts", "timeout", "env", "node_selector")
+RERUN_FIELDS = ("command", "cpu", "mem", "name", "priority", "max_attempts", "timeout", "env", "node_selector",
+                "retries", "retry_backoff", "retry_backoff_max", "retry_on_exit_codes")
 
 
 @transaction.atomic

@@ -2,7 +2,7 @@
 
     PENDING -> ASSIGNED -> RUNNING -> SUCCEEDED | FAILED
     any non-terminal -> CANCELLED
-    ASSIGNED | RUNNING -> PENDING (next attempt: node lost, agent lost it, operator requeue)
+    ASSIGNED | RUNNING -> PENDING (next attempt: node lost, agent lost it, operator requeue, a retry)
     ASSIGNED -> SUCCEEDED | FAILED (the exit report overtook the start report)
 
 Every transition writes a TaskEvent, gives back the node reservation when the task leaves
@@ -13,7 +13,7 @@ task row locked (`select_for_update`) inside `transaction.atomic()`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection
@@ -37,6 +37,15 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 _STATUS_FIELDS = ["status", "status_reason", "status_message", "updated_at"]
+
+# Called with tasks that just reached a terminal status, inside the same transaction (dependencies
+# settle their dependents: `tasks.batch.dependencies.settle`, registered by `tasks.apps`).
+_finished_hooks: list[Callable[[Sequence[Task]], None]] = []
+
+
+def on_finished(hook: Callable[[Sequence[Task]], None]) -> None:
+    if hook not in _finished_hooks:
+        _finished_hooks.append(hook)
 
 
 def can_transition(current: str, target: str) -> bool:
@@ -65,10 +74,45 @@ def _event(task: Task, *, previous: str, reason: str, message: str, node: Node |
 
 def record_submitted(task: Task) -> TaskEvent:
     """The first event of a task just inserted as PENDING."""
-    event = _event(task, previous="", reason="Submitted", message="Waiting for placement.")
-    event.save()
-    task_updates.tasks_changed([task], events=[event])
-    return event
+    return record_submitted_many([task])[0]
+
+
+def record_submitted_many(tasks: Sequence[Task]) -> list[TaskEvent]:
+    """The first events of tasks just inserted as PENDING: one INSERT per thousand (an array)."""
+    events = [_event(task, previous="", reason="Submitted", message="Waiting for placement.") for task in tasks]
+    if len(events) == 1:
+        events[0].save()
+    else:
+        events = TaskEvent.objects.bulk_create(events, batch_size=1000)
+    task_updates.tasks_changed(tasks, events=events)
+    return events
+
+
+def cancel_pending_many(tasks: Sequence[Task], *, reason: str, message: str) -> list[TaskEvent]:
+    """PENDING -> CANCELLED for many locked tasks at once (an array's cancel): one UPDATE and one
+    INSERT of events per thousand, then the finished hooks once for all. Active tasks go through
+    `transition` (their reservation and their agent)."""
+    tasks = [task for task in tasks if task.status == S.PENDING]
+    if not tasks:
+        return []
+    now = timezone.now()
+    for start in range(0, len(tasks), 1000):
+        chunk = tasks[start:start + 1000]
+        updated = Task.objects.filter(pk__in=[task.pk for task in chunk], status=S.PENDING).update(
+            status=S.CANCELLED, status_reason=reason, status_message=message, finished_at=now, updated_at=now,
+            not_before=None)
+        if updated != len(chunk):
+            raise InvalidTransition(f"{len(chunk) - updated} of {len(chunk)} tasks were not PENDING any more; "
+                                    "none cancelled.")
+    for task in tasks:
+        task.status, task.status_reason, task.status_message = S.CANCELLED, reason, message
+        task.finished_at = task.updated_at = now
+        task.not_before = None
+    events = TaskEvent.objects.bulk_create(
+        [_event(task, previous=S.PENDING, reason=reason, message=message) for task in tasks], batch_size=1000)
+    task_updates.tasks_changed(tasks, events=events)
+    _finished(tasks)
+    return events
 
 
 def transition(
@@ -79,15 +123,17 @@ def transition(
     message: str = "",
     exit_code: int | None = None,
     at: datetime | None = None,
+    also_save: Sequence[str] = (),
 ) -> TaskEvent:
-    """Move one locked task to `target` (not ASSIGNED: placement uses `assign_many`)."""
+    """Move one locked task to `target` (not ASSIGNED: placement uses `assign_many`). `also_save`
+    names fields the caller changed on the task to write with it (a requeue's counters)."""
     if target == S.ASSIGNED:
         raise InvalidTransition("Use assign_many() to place tasks.")
     previous = task.status
     check_transition(previous, target)
     now = at or timezone.now()
     node_id = task.node_id
-    fields = list(_STATUS_FIELDS)
+    fields = [*_STATUS_FIELDS, *also_save]
     if previous in ACTIVE_STATUSES and target not in ACTIVE_STATUSES:
         accounting.release(task)
     task.status, task.status_reason, task.status_message = target, reason, message
@@ -105,6 +151,9 @@ def transition(
         task.exit_code = exit_code
         fields.append("exit_code")
     event = _event(task, previous=previous, reason=reason, message=message)
+    if target in TERMINAL_STATUSES and task.not_before is not None:
+        task.not_before = None  # no retry will come
+        fields.append("not_before")
     if target == S.PENDING:
         # Back in the queue for its next attempt; the node it left is in the event.
         task.node = None
@@ -116,7 +165,14 @@ def transition(
     event.save()
     task_updates.tasks_changed([task], events=[event],
                          nudge_nodes=[node_id] if node_id and previous in ACTIVE_STATUSES else [])
+    if target in TERMINAL_STATUSES:
+        _finished([task])
     return event
+
+
+def _finished(tasks: Sequence[Task]) -> None:
+    for hook in _finished_hooks:
+        hook(tasks)
 
 
 def assign_many(placements: Sequence[tuple[Task, Node]], *, at: datetime | None = None) -> list[TaskEvent]:

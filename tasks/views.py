@@ -13,7 +13,16 @@ from scheduler_site.openapi import paginated
 from scheduler_site.pagination import KeysetPagination, Pagination
 from scheduler_site.permissions import IsUser, requires
 from tasks import selectors, services
-from tasks.serializers import TaskDetailSerializer, TaskSerializer, TaskSubmitSerializer
+from tasks.batch import arrays, plan
+from tasks.models import Task, TaskArray
+from tasks.presenters import task_summary
+from tasks.serializers import (
+    TaskArraySerializer,
+    TaskDetailSerializer,
+    TaskSerializer,
+    TaskSubmitSerializer,
+    validate_items,
+)
 
 
 def _actor(request: Request) -> str:
@@ -33,6 +42,7 @@ class TaskListView(APIView):
             OpenApiParameter("node", str, description="node id or name"),
             OpenApiParameter("owner", str, description="username of the submitter"),
             OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
+            OpenApiParameter("array", int, description="the elements of this array"),
             OpenApiParameter("cursor", str, description="cursor pagination: empty for the first page, then "
                                                         "next_cursor (no count); without it, ?page="),
             OpenApiParameter("page", int), OpenApiParameter("page_size", int),
@@ -42,7 +52,7 @@ class TaskListView(APIView):
     def get(self, request: Request) -> Response:
         params = request.query_params
         tasks = selectors.list_tasks(status=params.get("status"), node=params.get("node"),
-                                     owner=params.get("owner"), q=params.get("q"))
+                                     owner=params.get("owner"), q=params.get("q"), array=params.get("array"))
         if KeysetPagination.wanted(request):
             keyset = KeysetPagination(request)
             rows, next_cursor = keyset.page(tasks)
@@ -58,16 +68,29 @@ class TaskListView(APIView):
     ])
     def post(self, request: Request) -> Response:
         key = idempotency.read_key(request.headers)
-        submission = TaskSubmitSerializer(data=request.data)
-        submission.is_valid(raise_exception=True)
+        if isinstance(request.data, list):  # several at once (spec files): one transaction
+            items = validate_items(request.data)
 
-        def submit() -> tuple[int, dict]:
-            task = services.submit_task(**submission.validated_data, submitter=request.user)
-            return status.HTTP_201_CREATED, TaskDetailSerializer(task).data
+            def submit() -> tuple[int, dict]:
+                created = services.submit_many(items, submitter=request.user)
+                return status.HTTP_201_CREATED, {"results": [created_body(one) for one in created]}
+        else:
+            submission = TaskSubmitSerializer(data=request.data)
+            submission.is_valid(raise_exception=True)
+            fields = dict(submission.validated_data)
+            if "array" in fields:
+                fields["array_text"] = request.data["array"]
+
+            def submit() -> tuple[int, dict]:
+                return status.HTTP_201_CREATED, created_body(services.submit(**fields, submitter=request.user))
 
         answer = idempotency.run_once(user=request.user, scope="POST /api/v1/tasks", key=key, body=request.data,
                                       perform=submit)
-        headers = {"Location": f"/api/v1/tasks/{answer.body['id']}"}
+        headers = {}
+        if "id" in answer.body:
+            headers["Location"] = f"/api/v1/tasks/{answer.body['id']}"
+        elif "array" in answer.body:
+            headers["Location"] = f"/api/v1/arrays/{answer.body['array']['id']}"
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"
         return Response(answer.body, status=answer.status, headers=headers)
@@ -100,3 +123,53 @@ class TaskCancelView(APIView):
         task = selectors.get_task(pk)
         services.cancel_task(task_id=task.pk, by=_actor(request))
         return Response(TaskDetailSerializer(selectors.get_task(task.pk, with_events=True)).data)
+
+
+# --- batch workloads (issue 16): arrays ---
+
+
+def created_body(created: Task | tuple[TaskArray, list[Task]]) -> dict:
+    return TaskDetailSerializer(created).data if isinstance(created, Task) else array_created(*created)
+
+
+def array_created(array: TaskArray, tasks: list[Task]) -> dict:
+    """The answer to an array's submission: the array and its elements (the list's shape each)."""
+    return {"array": {"id": array.pk, "size": array.size, "throttle": array.throttle},
+            "tasks": [task_summary(task) for task in tasks]}
+
+
+class ArrayDetailView(APIView):
+    permission_classes = [IsUser]
+
+    @extend_schema(responses=TaskArraySerializer)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(TaskArraySerializer(arrays.get_array(pk)).data)
+
+
+class ArrayCancelView(APIView):
+    permission_classes = [requires("tasks.change_task")]
+
+    @extend_schema(request=None, responses=TaskArraySerializer)
+    def post(self, request: Request, pk: str) -> Response:
+        array = arrays.get_array(pk)
+        arrays.cancel_array(array_id=array.pk, by=_actor(request))
+        return Response(TaskArraySerializer(arrays.get_array(array.pk)).data)
+
+
+class TaskPlanView(APIView):
+    """The dry run: where this task would go now and why not elsewhere; nothing is written."""
+
+    permission_classes = [IsUser]
+
+    @extend_schema(request=TaskSubmitSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        if isinstance(request.data, list):  # several at once (spec files): one transaction
+            items = validate_items(request.data)
+            created = services.submit_many(items, submitter=request.user)
+            return Response({"results": [created_body(one) for one in created]}, status=status.HTTP_201_CREATED)
+        submission = TaskSubmitSerializer(data=request.data)
+        submission.is_valid(raise_exception=True)
+        fields = dict(submission.validated_data)
+        depends_on = fields.pop("depends_on", [])
+        fields.pop("array", None)
+        return Response(plan.plan(fields=fields, depends_on=depends_on))

@@ -22,6 +22,7 @@ from scheduler_site.statuses import ACTIVE_STATUSES, TaskStatus
 from tasks import recovery, states
 from tasks.agents import fencing
 from tasks.agents.desired import desired_for_node
+from tasks.batch import retries
 from tasks.models import Task
 from tasks.placement.trigger import request_placement
 
@@ -38,20 +39,27 @@ def _when(at: float | None) -> datetime:
 
 
 def _finish(task: Task, report: Report) -> None:
+    """The attempt ended: SUCCEEDED, or FAILED (Failed, Timeout, OOMKilled) unless a retry is left
+    for it (`tasks.batch.retries`), then PENDING for its next attempt after the backoff."""
     code = report.exit_code
     at = _when(report.at)
     if report.reason == ExitReason.TIMEOUT:
-        states.transition(task, TaskStatus.FAILED, reason="Timeout", exit_code=code, at=at,
-                          message=f"Killed after its {task.timeout:g}s timeout (exit code {code}).")
+        reason = "Timeout"
+        message = f"Killed after its {task.timeout:g}s timeout (exit code {code})."
     elif report.reason == ExitReason.OOM:
-        states.transition(task, TaskStatus.FAILED, reason="OOMKilled", exit_code=code, at=at,
-                          message=f"Killed for exceeding its memory limit of {task.mem} MiB (exit code {code}).")
+        reason = "OOMKilled"
+        message = f"Killed for exceeding its memory limit of {task.mem} MiB (exit code {code})."
     elif code == 0:
-        states.transition(task, TaskStatus.SUCCEEDED, reason="Succeeded", exit_code=0, at=at,
-                          message="Exited with code 0.")
+        reason, message = "Succeeded", "Exited with code 0."
     else:
-        states.transition(task, TaskStatus.FAILED, reason="Failed", exit_code=code, at=at,
-                          message=exit_sentence(code) + (f" {report.message}" if report.message else ""))
+        reason = "Failed"
+        message = exit_sentence(code) + (f" {report.message}" if report.message else "")
+    if reason == "Succeeded":
+        states.transition(task, TaskStatus.SUCCEEDED, reason=reason, exit_code=0, at=at, message=message)
+    elif retries.wants_retry(task, exit_code=code):
+        recovery.requeue(task, reason=reason, message=message, charge="retry", exit_code=code)
+    else:
+        states.transition(task, TaskStatus.FAILED, reason=reason, exit_code=code, at=at, message=message)
     request_placement()
 
 

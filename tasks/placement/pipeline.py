@@ -70,3 +70,16 @@ def _rejections(pipeline: Sequence[filters.Filter], masks: list[np.ndarray], tot
             rejected[step.reason] = ruled_out
         still_in &= passed
     return rejected
+
+
+def reasons(nodes: NodeTable, request: TaskRequest, *,
+            pipeline: Sequence[filters.Filter] = FILTERS) -> list[str | None]:
+    """For each node (table order), the reason of the first filter that rules it out, or None when
+    it can take the task: the dry run's "why not this node" (the same words as `explain`)."""
+    masks = [step.check(nodes, request) for step in pipeline]
+    why: list[str | None] = [None] * len(nodes)
+    for step, passed in zip(pipeline, masks, strict=True):
+        for index in np.flatnonzero(~passed):
+            if why[index] is None:
+                why[index] = step.reason
+    return why

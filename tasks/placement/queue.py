@@ -6,6 +6,7 @@ from a cursor (keyset pagination), locking the rows where the store can skip loc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -27,6 +28,11 @@ class Key:
 PRIORITY = Key("priority", descending=True)
 AGE = Key("id")
 FAIR_SHARE: list[Key] = []  # pluggable: ranks tasks of one priority before age
+
+# Pluggable: tasks a hold would only keep back again, with the reason they already carry, so a
+# pass need not load them (an array's elements beyond its free slots). Each returns a Q of tasks to
+# leave out of the claim, or None. Only a shortcut: the holds still decide for what is loaded.
+SKIP: list[Callable[[], Q | None]] = []
 
 
 def keys() -> list[Key]:
@@ -60,11 +66,19 @@ def after(cursor: Cursor) -> Q:
     return reduce(or_, terms)
 
 
+def _skipped(query: QuerySet[Task]) -> QuerySet[Task]:
+    for skip in SKIP:
+        condition = skip()
+        if condition is not None:
+            query = query.exclude(condition)
+    return query
+
+
 def claim(batch_size: int, cursor: Cursor | None) -> tuple[list[Task], int]:
     """The next `batch_size` PENDING tasks after `cursor`, locked (FOR UPDATE SKIP LOCKED where the
     store has it, so several schedulers take disjoint tasks; SQLite serializes writers instead).
     Returns them and how many visible ones another transaction held (to retry soon)."""
-    query = pending()
+    query = _skipped(pending())
     if cursor is not None:
         query = query.filter(after(cursor))
     if not connection.features.has_select_for_update_skip_locked:

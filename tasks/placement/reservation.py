@@ -49,13 +49,18 @@ class PlacementReport:
     decision_seconds: list[float] = field(default_factory=list)
 
 
-def _snapshot() -> NodeTable:
+def snapshot() -> NodeTable:
+    """The nodes as placement sees them now (read, not locked)."""
     return NodeTable([NodeView(*row) for row in Node.objects.values_list(*NodeView.fields())])
 
 
-def _request(task: Task) -> TaskRequest:
+def request_of(task: Task) -> TaskRequest:
+    """What `task` asks of a node (its resource vector and node selector)."""
     return TaskRequest(**{r.request_field: getattr(task, r.request_field) for r in RESOURCES},
                        node_selector=task.node_selector or {})
+
+
+_snapshot, _request = snapshot, request_of
 
 
 Plan = dict[int, list[Task]]  # node id -> tasks planned onto it

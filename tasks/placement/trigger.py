@@ -12,7 +12,9 @@ import logging
 import threading
 
 from django.db import close_old_connections, connections, transaction
+from django.utils import timezone
 
+from tasks.batch import retries
 from tasks.placement.reservation import place_pending_tasks
 
 log = logging.getLogger("tasks.placement")
@@ -38,10 +40,24 @@ class PlacementLoop:
     def request(self) -> None:
         self._wake.set()
 
+    def _until_next_due(self) -> float | None:
+        """Sleep until a request, the interval, or the next retry's `not_before`, whichever comes
+        first: a retry waits in PENDING and nothing else would wake placement when it comes due."""
+        try:
+            due = retries.next_due()
+        except Exception:
+            log.exception("reading the next retry's time failed")
+            close_old_connections()
+            return self.interval
+        if due is None:
+            return self.interval
+        seconds = max(0.0, (due - timezone.now()).total_seconds()) + 0.01
+        return seconds if self.interval is None else min(self.interval, seconds)
+
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._wake.wait(timeout=self.interval)
+                self._wake.wait(timeout=self._until_next_due())
                 self._wake.clear()
                 if self._stop.is_set():
                     break

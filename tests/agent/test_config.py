@@ -55,8 +55,33 @@ def test_a_bad_option_is_refused_by_name(field: str, value: str, named: str) -> 
 
 
 def test_no_join_token_is_refused() -> None:
-    with pytest.raises(ConfigError, match="--join-token"):
+    with pytest.raises(ConfigError, match="--join-token-file"):
         build_config(master="http://m:1", join_token=None, name="n1", env={})
+
+
+def test_the_join_token_comes_from_a_file_or_the_environment(tmp_path) -> None:
+    token_file = tmp_path / "join-token"
+    token_file.write_text("from-a-file-0123456789\n")
+    env = {"SCHEDULER_MASTER": "http://m:1"}
+    assert build_config(master=None, join_token=None, join_token_file=str(token_file), name="n1",
+                        env=env).join_token == "from-a-file-0123456789"
+    assert build_config(master=None, join_token=None, name="n1",
+                        env={**env, "SCHEDULER_JOIN_TOKEN_FILE": str(token_file),
+                             "SCHEDULER_JOIN_TOKEN": "ignored-0123456789"}).join_token == "from-a-file-0123456789"
+    assert build_config(master=None, join_token=None, name="n1", env=BASE).join_token == "join-token-0123456789"
+    with pytest.raises(ConfigError, match="--join-token-file"):
+        build_config(master=None, join_token=None, join_token_file=str(tmp_path / "missing"), name="n1", env=env)
+    token_file.write_text("\n")
+    with pytest.raises(ConfigError, match="is empty"):
+        build_config(master=None, join_token=None, join_token_file=str(token_file), name="n1", env=env)
+
+
+def test_the_task_user_and_work_dir_come_from_options_or_the_environment() -> None:
+    config = build_config(master=None, join_token=None, name="n1",
+                          env={**BASE, "SCHEDULER_TASK_USER": "runner", "SCHEDULER_WORK_DIR": "/srv/work"})
+    assert (config.task_user, str(config.work_dir)) == ("runner", "/srv/work")
+    config = build_config(master=None, join_token=None, name="n1", task_user="other", env=BASE)
+    assert (config.task_user, config.work_dir) == ("other", None)
 
 
 def test_exclusive_cpus_is_off_by_default_and_set_by_flag_or_environment() -> None:

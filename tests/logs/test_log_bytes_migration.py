@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("tasks", "0003_rerun_of_list_indexes"), ("nodes", "0001_initial")]
-AFTER = [("tasks", "0004_log_bytes")]
+BEFORE = [("tasks", "0004_batch"), ("nodes", "0001_initial")]
+AFTER = [("tasks", "0005_log_bytes")]
 
 
 def migrate(targets):
@@ -35,4 +35,4 @@ def test_text_chunks_become_their_bytes_with_line_numbers():
         assert [bytes(r[0]) for r in rows] == [text.encode() for _, text in texts]
         assert [r[1:] for r in rows] == [(False, 0, 1), (False, 1, 1), (False, 2, 1), (True, 3, 1)]
     finally:
-        migrate([("tasks", "0004_log_bytes")])
+        migrate([("tasks", "0005_log_bytes")])

@@ -1,6 +1,6 @@
 /** Same-origin fetch for API v1: session cookie, CSRF header on writes, errors as ApiError. */
 
-import type { ClusterHistory, ClusterNode, LogPage, LogSearchPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskDetail } from './types'
+import type { ArrayCreated, ClusterHistory, ClusterNode, LogPage, LogSearchPage, Me, NodeDetail, NodeHistory, Page, SubmitRequest, Task, TaskArray, TaskDetail } from './types'
 
 export class ApiError extends Error {
   /** ms the server asked to wait before trying again (503/429 with Retry-After), else null */
@@ -123,7 +123,7 @@ export const api = {
   tasks: (params: { status?: string; node?: string; page?: number; page_size?: number } = {}) =>
     request<Page<Task>>('GET', `/api/v1/tasks${qs(params)}`),
   /** cursor pages (no count): `cursor` '' for the first, then each page's next_cursor */
-  searchTasks: ({ cursor, ...params }: { status?: string; node?: string; owner?: string; q?: string; cursor: string; page_size?: number }) => {
+  searchTasks: ({ cursor, ...params }: { status?: string; node?: string; owner?: string; q?: string; array?: string; cursor: string; page_size?: number }) => {
     const query = qs(params)
     return request<Page<Task>>('GET', `/api/v1/tasks${query ? `${query}&` : '?'}cursor=${encodeURIComponent(cursor)}`)
   },
@@ -133,7 +133,9 @@ export const api = {
   nodeHistory: (ids: number[], params: { since?: string; step?: number } = {}) =>
     request<NodeHistory>('GET', `/api/v1/metrics/history${qs({ node: ids.join(','), ...params })}`),
   task: (id: number | string) => request<TaskDetail>('GET', `/api/v1/tasks/${id}`),
-  submit: (body: SubmitRequest) => request<TaskDetail>('POST', '/api/v1/tasks', body),
+  submit: (body: SubmitRequest) => request<TaskDetail | ArrayCreated>('POST', '/api/v1/tasks', body),
+  array: (id: number) => request<TaskArray>('GET', `/api/v1/arrays/${id}`),
+  cancelArray: (id: number) => request<TaskArray>('POST', `/api/v1/arrays/${id}/cancel`),
   cancel: (id: number) => request<TaskDetail>('POST', `/api/v1/tasks/${id}/cancel`),
   logs: (id: number, params: { attempt?: number; after?: number; before?: number; line?: number; tail?: 1; limit?: number } = {}) =>
     request<LogPage>('GET', `/api/v1/tasks/${id}/logs${qs(params)}`),

@@ -37,6 +37,20 @@ export interface Task {
   updated_at?: string | null
   /** the task this one reruns (same spec) */
   rerun_of?: number | null
+  // --- batch workloads (issue 16) ---
+  /** extra attempts after the command fails, and how many are spent */
+  retries?: number
+  retries_used?: number
+  retry_backoff?: number
+  retry_backoff_max?: number
+  retry_on_exit_codes?: number[] | null
+  /** attempts lost to infrastructure (bounded by max_attempts) */
+  lost_attempts?: number
+  /** while a retry waits: not before this time */
+  not_before?: string | null
+  dependency?: 'afterok' | 'afterany' | 'afternotok'
+  array_id?: number | null
+  array_index?: number | null
 }
 
 export interface TaskEvent {
@@ -52,6 +66,9 @@ export interface TaskEvent {
 }
 
 export interface TaskDetail extends Task {
+  /** batch workloads (issue 16): the tasks it waits for and those waiting for it */
+  depends_on?: number[]
+  dependents?: number[]
   env: Record<string, string>
   node_selector: Record<string, string>
   submitter: string | null
@@ -233,4 +250,29 @@ export interface SubmitRequest {
   timeout?: number
   env?: Record<string, string>
   node_selector?: Record<string, string>
+  // --- batch workloads (issue 16) ---
+  retries?: number
+  retry_backoff?: number
+  retry_on_exit_codes?: number[]
+  depends_on?: number[]
+  dependency?: 'afterok' | 'afterany' | 'afternotok'
+  array?: string
+}
+
+/** An array (issue 16): GET /api/v1/arrays/{id} */
+export interface TaskArray {
+  id: number
+  spec: string
+  size: number
+  throttle: number | null
+  name: string
+  submitter: string | null
+  created_at: string
+  counts: Record<TaskStatus, number>
+}
+
+/** The answer to an array's submission */
+export interface ArrayCreated {
+  array: { id: number; size: number; throttle: number | null }
+  tasks: Task[]
 }

@@ -57,7 +57,7 @@ def backward(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("tasks", "0003_rerun_of_list_indexes"),
+        ("tasks", "0004_batch"),
     ]
 
     operations = [
