@@ -312,7 +312,12 @@ class NodeAgent:
         elif kind == DownFrame.LOG_ACK:
             self._on_log_ack(frame)
         elif kind == DownFrame.ERROR:
-            log.warning("the master refused a frame", extra={"detail": frame.get("detail")})
+            log.warning("the master refused a frame",
+                        extra={"detail": frame.get("detail"), "frame": frame.get("frame")})
+            if frame.get("frame") == protocol.UpFrame.LOGS:
+                for spool in self.ledger.spools_to_ship():
+                    spool.refused()  # what was in flight goes again, one chunk a frame, then as a gap
+                self.shipper.wake()
 
     def _apply(self, answer: dict) -> None:
         for verdict in answer.get("verdicts", []):

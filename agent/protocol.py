@@ -8,14 +8,15 @@ Frames are JSON objects with a `type`. Agent -> master, over the agent WebSocket
     heartbeat {cpu_usage, mem_usage}     light heartbeat (usage only), answered with heartbeat_ack
     heartbeat {cpu_usage, mem_usage, tasks: [report]}   full heartbeat, as over HTTP
     report {reports: [report]}           task started / exited / lost
-    logs {chunks: [chunk]}               numbered slices of a task's output
+    logs {chunks: [chunk]}               numbered slices of a task's output (bytes as base64;
+                                         docs/logs.md is the contract)
 Master -> agent:
     desired {generation, node_status, draining, assignments: [assignment]}
     heartbeat_ack {generation, node_status, draining}
     heartbeat {heartbeat_interval, desired..., verdicts}   answer to a full heartbeat
     verdicts {verdicts: [verdict], desired...}             answer to reports
     log_ack {acked: [[task, attempt, seq]], stale: [[task, attempt]]}
-    error {detail}                        the frame was refused; the connection stays up
+    error {detail, frame?}                the frame (of type `frame`) was refused; the connection stays up
 Over HTTP the heartbeat body is the full heartbeat without `type`, and the answer is the same
 desired state and verdicts.
 
@@ -30,6 +31,8 @@ refused frame (`ProtocolError`), never a crash of the connection.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -89,13 +92,18 @@ MAX_PID = 2**31 - 1
 EXIT_CODE_RANGE = (-255, 255)
 MAX_CHUNKS_PER_FRAME = 2000
 MAX_REPORTS_PER_FRAME = 10_000
-MAX_CHUNK_CHARS = 1024 * 1024
+MAX_CHUNK_BYTES = 256 * 1024  # decoded bytes of one chunk
+MAX_CHUNK_CHARS = 1024 * 1024  # text of a chunk from an agent of the previous version (`data`)
+MAX_GAP_BYTES = 2**31 - 1
+# A logs frame, as encoded JSON, stays under this: half of daphne's 1 MiB WebSocket message limit.
+MAX_FRAME_BYTES = 512 * 1024
+CHUNK_OVERHEAD_BYTES = 160  # the JSON around one chunk's base64, with room for the largest numbers
 MAX_MESSAGE_CHARS = 1000
 MAX_GPU_INDEX = 1023  # a device index as `nvidia-smi` numbers them, or as declared with --gpus
 _MAX_INT_DIGITS = 19  # 2**63 - 1 has 19 digits
 
 REPORT_FIELDS = ("task", "attempt", "state", "pid", "exit_code", "reason", "at", "message")
-CHUNK_FIELDS = ("task", "attempt", "seq", "stream", "data", "ts")
+CHUNK_FIELDS = ("task", "attempt", "seq", "stream", "b64", "ts", "cont", "gap")  # or `data` for `b64` (old agents)
 HEARTBEAT_FIELDS = ("cpu_usage", "mem_usage", "tasks")
 ASSIGNMENT_FIELDS = ("task", "attempt", "status")  # plus ASSIGNMENT_SPEC_FIELDS while the task is yet to start
 ASSIGNMENT_SPEC_FIELDS = ("name", "command", "env", "timeout", "cpu", "mem", "gpu_devices")
@@ -144,8 +152,11 @@ class Chunk:
     attempt: int
     seq: int
     stream: str  # a Stream
-    data: str
-    ts: float
+    data: bytes
+    ts: float | None  # None: refused with the rest of the chunk (the store uses its own clock)
+    cont: bool = False  # continues the unterminated last line of this stream's previous chunk
+    gap: int = 0  # bytes lost in this place (the agent's gap chunk, or a chunk refused here)
+    refused: str = ""  # why the master refused this chunk's content (stored as a gap)
 
 
 # -- builders: agent -> master -----------------------------------------------------------------
@@ -183,8 +194,21 @@ def report_frame(reports: Iterable[Report | dict]) -> dict:
     return {"type": UpFrame.REPORT.value, "reports": [_report_json(r) for r in reports]}
 
 
-def chunk(*, task: int, attempt: int, seq: int, stream: str, data: str, ts: float) -> dict:
-    return {"task": task, "attempt": attempt, "seq": seq, "stream": str(stream), "data": data, "ts": ts}
+def chunk(*, task: int, attempt: int, seq: int, stream: str, data: bytes, ts: float, cont: bool = False,
+          gap: int = 0) -> dict:
+    """One chunk as sent: its bytes as base64; `cont` and `gap` only when set."""
+    out = {"task": task, "attempt": attempt, "seq": seq, "stream": str(stream),
+           "b64": base64.b64encode(data).decode("ascii"), "ts": ts}
+    if cont:
+        out["cont"] = True
+    if gap:
+        out["gap"] = gap
+    return out
+
+
+def encoded_chunk_size(data_bytes: int) -> int:
+    """An upper bound of what a chunk of `data_bytes` bytes adds to an encoded logs frame."""
+    return 4 * ((data_bytes + 2) // 3) + CHUNK_OVERHEAD_BYTES
 
 
 def logs_frame(chunks: Iterable[dict]) -> dict:
@@ -242,8 +266,11 @@ def log_ack(*, acked: Iterable[tuple[int, int, int]], stale: Iterable[tuple[int,
     return {"type": DownFrame.LOG_ACK.value, "acked": [list(a) for a in acked], "stale": [list(s) for s in stale]}
 
 
-def error(detail: str) -> dict:
-    return {"type": DownFrame.ERROR.value, "detail": detail}
+def error(detail: str, *, frame: str | None = None) -> dict:
+    out = {"type": DownFrame.ERROR.value, "detail": detail}
+    if frame is not None:
+        out["frame"] = frame
+    return out
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -405,34 +432,83 @@ def parse_heartbeat(body: Mapping) -> Heartbeat:
 
 
 def parse_chunks(raw: object) -> list[Chunk]:
-    """Log chunks, validated by hand: this is the hot path of the protocol."""
+    """Log chunks, validated by hand: this is the hot path of the protocol.
+
+    A chunk that cannot be placed (task, attempt, seq) refuses the frame (ProtocolError). A chunk
+    that can be placed but whose content is refused (stream, data, ts, cont, gap) comes back with
+    `refused` set and no data: the store records a gap in its place and acknowledges it, so the
+    agent never resends it for ever."""
     if not isinstance(raw, list) or len(raw) > MAX_CHUNKS_PER_FRAME:
         raise ProtocolError(f"chunks must be a list of at most {MAX_CHUNKS_PER_FRAME}", field="chunks")
     chunks = []
     for item in raw:
         if not isinstance(item, dict):
             raise ProtocolError("each chunk must be an object", field="chunks")
-        task, attempt, seq, stream, data, ts = (item.get(k) for k in CHUNK_FIELDS)
+        task, attempt, seq = item.get("task"), item.get("attempt"), item.get("seq")
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (task, attempt, seq)):
             raise ProtocolError("task, attempt and seq must be integers", field="chunks")
         if not (1 <= task <= MAX_TASK_ID and 1 <= attempt <= MAX_ATTEMPT and 0 <= seq <= MAX_SEQ):
             raise ProtocolError("task and attempt must be positive, seq non-negative, all within range",
                                 field="chunks")
-        if not isinstance(stream, str) or stream not in _STREAMS:
-            raise ProtocolError("stream must be stdout or stderr", field="chunks")
-        if not isinstance(data, str) or len(data) > MAX_CHUNK_CHARS:
-            raise ProtocolError(f"data must be a string of at most {MAX_CHUNK_CHARS} characters", field="chunks")
-        if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
-            raise ProtocolError("ts must be a finite number", field="chunks")
-        chunks.append(Chunk(task=task, attempt=attempt, seq=seq, stream=stream, data=_encodable(data), ts=float(ts)))
+        try:
+            chunks.append(_chunk_content(item, task, attempt, seq))
+        except ProtocolError as error:
+            chunks.append(Chunk(task=task, attempt=attempt, seq=seq, stream=Stream.STDERR.value, data=b"", ts=None,
+                                gap=_claimed_size(item), refused=error.message))
     return chunks
 
 
-def _encodable(data: str) -> str:
-    """Output with lone surrogates (escaped as \\udXXX in JSON) gets U+FFFD in their place: no store
-    can hold them, and refusing the chunk would have the agent resend it for ever."""
+def _chunk_content(item: dict, task: int, attempt: int, seq: int) -> Chunk:
+    stream, ts, cont, gap = item.get("stream"), item.get("ts"), item.get("cont", False), item.get("gap", 0)
+    if not isinstance(stream, str) or stream not in _STREAMS:
+        raise ProtocolError("stream must be stdout or stderr")
+    if not isinstance(ts, int | float) or isinstance(ts, bool) or not math.isfinite(ts):
+        raise ProtocolError("ts must be a finite number")
+    if not isinstance(cont, bool):
+        raise ProtocolError("cont must be a boolean")
+    if not isinstance(gap, int) or isinstance(gap, bool) or not 0 <= gap <= MAX_GAP_BYTES:
+        raise ProtocolError(f"gap must be an integer from 0 to {MAX_GAP_BYTES}")
+    if "b64" in item:
+        data = _base64(item["b64"])
+    elif "data" in item:  # an agent of the previous version
+        text = item["data"]
+        if not isinstance(text, str) or len(text) > MAX_CHUNK_CHARS:
+            raise ProtocolError(f"data must be a string of at most {MAX_CHUNK_CHARS} characters")
+        data = text.encode("utf-8", errors="replace")  # lone surrogates become "?"
+    else:
+        raise ProtocolError("b64 is required")
+    if gap and data:
+        raise ProtocolError("a gap chunk carries no data")
+    return Chunk(task=task, attempt=attempt, seq=seq, stream=stream, data=data, ts=float(ts), cont=cont, gap=gap)
+
+
+def _base64(value: object) -> bytes:
+    if not isinstance(value, str) or len(value) > encoded_chunk_size(MAX_CHUNK_BYTES):
+        raise ProtocolError(f"b64 must be the base64 of at most {MAX_CHUNK_BYTES} bytes")
     try:
-        data.encode()
-    except UnicodeEncodeError:
-        return "".join("\ufffd" if "\ud800" <= char <= "\udfff" else char for char in data)
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError("b64 is not valid base64") from None
+    if len(data) > MAX_CHUNK_BYTES:
+        raise ProtocolError(f"b64 must be the base64 of at most {MAX_CHUNK_BYTES} bytes")
     return data
+
+
+def _claimed_size(item: dict) -> int:
+    """How many bytes a refused chunk stood for, as well as can be told."""
+    gap, b64, text = item.get("gap"), item.get("b64"), item.get("data")
+    if isinstance(gap, int) and not isinstance(gap, bool) and 0 < gap <= MAX_GAP_BYTES:
+        return gap
+    if isinstance(b64, str):
+        return min(len(b64) * 3 // 4, MAX_GAP_BYTES)
+    if isinstance(text, str):
+        return min(len(text), MAX_GAP_BYTES)
+    return 0
+
+
+def line_starts(data: bytes, *, cont: bool) -> int:
+    """How many lines start in a chunk (docs/logs.md): one at its first byte unless it continues the
+    previous chunk's line, and one after every newline that is not its last byte."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1) - (1 if cont else 0)

@@ -26,7 +26,7 @@ from agent.spawning import RunningTask, exit_code_of
 
 log = logging.getLogger("agent.reaping")
 
-TICK = 0.02  # seconds between looks at the output files while tasks run
+TICK = 0.01  # seconds between samples of the output files while tasks run (spool.SAMPLE_INTERVAL)
 
 
 def _safely(callback: Callable, argument: object) -> None:

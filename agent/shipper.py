@@ -1,7 +1,9 @@
 """The log shipper: one thread that sends, while the WebSocket is up, the reports the ledger says
 are due (first: a task's start reaches the master before its first output does) and then each
-attempt's spooled output, a frame of at most about SEND_BYTES_PER_FRAME at a time and at most
-MAX_CHUNKS_IN_FLIGHT chunks unacknowledged per attempt. Woken on new output, on an exit and on
+attempt's spooled output: round robin, one frame per attempt per round (at most
+protocol.MAX_FRAME_BYTES encoded), and at most MAX_CHUNKS_IN_FLIGHT chunks and MAX_BYTES_IN_FLIGHT
+bytes unacknowledged per attempt, so one task's flood never holds back another task's output
+(docs/logs.md). Woken on new output, on an exit and on
 every acknowledgement; it also looks every POLL seconds. A failing pass is logged and the loop
 goes on (`LoopGuard`). A spool removed meanwhile (its attempt forgotten) sends nothing more.
 """
@@ -19,8 +21,8 @@ from agent.protocol import Report
 from agent.reconcile import Key
 from agent.spool import AttemptSpool
 
-SEND_BYTES_PER_FRAME = 256 * 1024
 MAX_CHUNKS_IN_FLIGHT = 256
+MAX_BYTES_IN_FLIGHT = 1024 * 1024
 POLL = 0.5
 
 
@@ -63,19 +65,27 @@ class LogShipper:
         if reports and not self.link.send(protocol.report_frame(reports)):
             self.ledger.reports_not_sent()
             return
-        for spool in self.ledger.spools_to_ship():
-            if not self._ship(spool):
-                return
+        spools = self.ledger.spools_to_ship()
+        while spools:
+            sent = []
+            for spool in spools:
+                shipped = self._ship_one(spool)
+                if shipped is None:
+                    return
+                if shipped:
+                    sent.append(spool)
+            spools = sent
 
-    def _ship(self, spool: AttemptSpool) -> bool:
-        """Send what `spool` has not sent yet; False when the link is down."""
-        while spool.has_unsent and spool.in_flight() < MAX_CHUNKS_IN_FLIGHT:
-            chunks = spool.unsent(SEND_BYTES_PER_FRAME)
-            if not chunks:
-                break
-            frame = protocol.logs_frame(protocol.chunk(task=spool.task, attempt=spool.attempt, **chunk)
-                                        for chunk in chunks)
-            if not self.link.send(frame):
-                return False
-            spool.mark_sent(chunks[-1]["seq"])
+    def _ship_one(self, spool: AttemptSpool) -> bool | None:
+        """Send one frame of what `spool` has not sent yet: whether one went, None when the link is down."""
+        if not (spool.has_unsent and spool.in_flight() < MAX_CHUNKS_IN_FLIGHT
+                and spool.in_flight_bytes() < MAX_BYTES_IN_FLIGHT):
+            return False
+        chunks = spool.unsent()  # base64 already, sized by their encoded length
+        if not chunks:
+            return False
+        frame = protocol.logs_frame({"task": spool.task, "attempt": spool.attempt, **chunk} for chunk in chunks)
+        if not self.link.send(frame):
+            return None
+        spool.mark_sent(chunks[-1]["seq"])
         return True

@@ -318,9 +318,17 @@ def cmd_logs(api: Api, args) -> int:
     """The output so far; with --follow, live output until the task ends, through master restarts
     (each reconnect resumes after the last sequence printed, so every line shows once), then exit
     with the task's exit code (`exit_code_of`)."""
+    if getattr(args, "search", None):
+        return _search_logs(api, args)
     if not args.follow:
-        params = f"?attempt={args.attempt}" if args.attempt else ""
-        sys.stdout.write(api.request("GET", f"/api/v1/tasks/{args.task}/logs/raw{params}"))
+        if getattr(args, "tail", None) is not None:
+            return _tail_logs(api, args)
+        params = {"attempt": args.attempt or None, "stream": getattr(args, "stream", None),
+                  "timestamps": 1 if getattr(args, "timestamps", False) else None,
+                  "streams": 1 if getattr(args, "streams", False) else None}
+        query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+        # Invalid UTF-8 in the output shows as U+FFFD here; the raw download keeps the bytes.
+        sys.stdout.write(api.request("GET", f"/api/v1/tasks/{args.task}/logs/raw" + (f"?{query}" if query else "")))
         return 0
     reconnect = _Reconnect()
     task = _retrying(lambda: api.get(f"/api/v1/tasks/{args.task}"), reconnect, after=-1)
@@ -374,6 +382,65 @@ def cmd_logs(api: Api, args) -> int:
     task = _retrying(lambda: api.get(f"/api/v1/tasks/{args.task}"), reconnect, after=after)
     print(f"--- task {args.task} {task['status']} (exit code {task['exit_code']}) ---", file=sys.stderr)
     return exit_code_of(task)
+
+
+def _tail_logs(api: Api, args) -> int:
+    """The last N lines: the page holding line (total - N), then the pages after it."""
+    first = api.get(f"/api/v1/tasks/{args.task}/logs", attempt=args.attempt, tail=1, limit=1)
+    start = max(0, first["total_lines"] - args.tail)
+    page = api.get(f"/api/v1/tasks/{args.task}/logs", attempt=first["attempt"], line=start, limit=5000)
+    lines = _chunk_lines(page["chunks"])
+    after = page["last_seq"]
+    while page["more"] and after is not None:
+        page = api.get(f"/api/v1/tasks/{args.task}/logs", attempt=first["attempt"], after=after, limit=5000)
+        lines += _chunk_lines(page["chunks"])
+        after = page["next_after"]
+        if not page["more"]:
+            break
+    for number, stream, text in lines:
+        if number >= start:
+            (sys.stderr if stream == "stderr" else sys.stdout).write(text + "\n")
+    return 0
+
+
+def _chunk_lines(chunks: list[dict]) -> list[tuple[int, str, str]]:
+    """(line number, stream, text) of the lines that start in `chunks`, continued lines joined."""
+    lines: list[list] = []
+    open_line: dict[str, int] = {}
+    for chunk in chunks:
+        pieces = chunk["data"].split("\n")
+        ends_open = pieces[-1] != ""
+        if not ends_open:
+            pieces.pop()
+        number = chunk["line"]
+        for index, piece in enumerate(pieces):
+            if index == 0 and chunk["cont"]:
+                if chunk["stream"] in open_line:
+                    lines[open_line[chunk["stream"]]][2] += piece
+                continue
+            lines.append([number, chunk["stream"], piece])
+            number += 1
+        if ends_open and lines:
+            open_line[chunk["stream"]] = len(lines) - 1
+    return [tuple(line) for line in lines]
+
+
+def _search_logs(api: Api, args) -> int:
+    """Matching lines of the whole log (every attempt unless --attempt): ATTEMPT:LINE:STREAM: text
+    (line numbers from 1, as the dashboard shows them); exit 1 when nothing matches."""
+    offset, total = 0, None
+    while total is None or offset < total:
+        page = api.get(f"/api/v1/tasks/{args.task}/logs/search", q=args.search, regex=1 if args.regex else None,
+                       attempt=args.attempt, stream=getattr(args, "stream", None), offset=offset, limit=1000)
+        total = page["total"]
+        for match in page["matches"]:
+            print(f"{match['attempt']}:{match['line'] + 1}:{match['stream']}: {match['text']}")
+        if not page["matches"]:
+            break
+        offset += len(page["matches"])
+    if not page.get("complete", True):
+        print("(search stopped at its time limit: the log was not searched to its end)", file=sys.stderr)
+    return 0 if total else 1
 
 
 def cmd_nodes(api: Api, args) -> int:
@@ -481,6 +548,13 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--follow", "-f", action="store_true",
                       help="stream live output until the task ends, then exit with its exit code")
     logs.add_argument("--attempt", type=int, default=None)
+    logs.add_argument("--timestamps", "-t", action="store_true", help="start each line with its time (UTC)")
+    logs.add_argument("--streams", action="store_true", help="start each line with its stream")
+    logs.add_argument("--stream", choices=["stdout", "stderr"], default=None, help="one stream only")
+    logs.add_argument("--tail", "-n", type=int, default=None, metavar="N", help="the last N lines only")
+    logs.add_argument("--search", "-s", default=None, metavar="TEXT",
+                      help="print the matching lines of the whole log (case-insensitive)")
+    logs.add_argument("--regex", "-E", action="store_true", help="--search TEXT is a regular expression")
     logs.set_defaults(func=cmd_logs)
 
     nodes = sub.add_parser("nodes", help="list nodes")

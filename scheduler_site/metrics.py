@@ -30,6 +30,9 @@ HEARTBEAT_GAP = Histogram("scheduler_heartbeat_gap_seconds",
                           "Time between two heartbeats of a node, as the master sees it (interval + lag).",
                           buckets=(0.25, 0.5, 1, 2, 3, 3.5, 4, 5, 7.5, 10, 20, 30, 60))
 LOG_BYTES_IN = Counter("scheduler_log_bytes_in", "Log bytes received from agents and stored.")
+LOG_GAPS = Counter("scheduler_log_gaps", "Places in task logs where output was lost (a chunk refused or given up).",
+                   ["source"])
+LOG_GAP_BYTES = Counter("scheduler_log_gap_bytes", "Bytes of task output lost in log gaps.", ["source"])
 LOG_BYTES_OUT = Counter("scheduler_log_bytes_out", "Log bytes sent to WebSocket subscribers.")
 WEBSOCKETS = Gauge("scheduler_websocket_connections", "Open WebSocket connections.", ["kind"])
 

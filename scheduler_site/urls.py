@@ -41,6 +41,7 @@ urlpatterns = [
     api(rf"tasks/{ID}/rerun", task_views.TaskRerunView, "task-rerun"),
     api(rf"tasks/{ID}/logs", log_views.TaskLogView, "task-logs"),
     api(rf"tasks/{ID}/logs/raw", log_views.TaskRawLogView, "task-logs-raw"),
+    api(rf"tasks/{ID}/logs/search", log_views.TaskLogSearchView, "task-logs-search"),
     api(rf"arrays/{ID}", task_views.ArrayDetailView, "array-detail"),
     api(rf"arrays/{ID}/cancel", task_views.ArrayCancelView, "array-cancel"),
     api("quotas", quota_views.QuotaListView, "quota-list"),

@@ -153,20 +153,27 @@ class LogStream(models.IntegerChoices):
 
 
 class LogChunk(models.Model):
-    """A slice of one attempt's output, numbered by the agent; (task, attempt, seq) is unique."""
+    """A slice of one attempt's output, numbered by the agent; (task, attempt, seq) is unique.
+
+    `data` holds the exact bytes; `line`/`lines` number the lines that start in it (docs/logs.md)."""
 
     task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="log_chunks")
     attempt = models.PositiveIntegerField()
     seq = models.PositiveIntegerField()
     stream = models.PositiveSmallIntegerField(choices=LogStream.choices)
-    data = models.TextField()
+    data = models.BinaryField(default=b"")
     ts = models.FloatField(help_text="when the agent read it (unix time)")
+    line = models.BigIntegerField(default=0, help_text="0-based number of the first line that starts here")
+    lines = models.PositiveIntegerField(default=0, help_text="how many lines start here")
+    cont = models.BooleanField(default=False, help_text="continues the last line of this stream's previous chunk")
+    gap = models.PositiveIntegerField(default=0, help_text="bytes the agent could not deliver in this place")
 
     class Meta:
         ordering = ["task", "attempt", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["task", "attempt", "seq"], name="logchunk_task_attempt_seq"),
         ]
+        indexes = [models.Index(fields=["task", "attempt", "line"], name="logchunk_task_attempt_line")]
 
     def __str__(self) -> str:
         return f"{self.task_id}/{self.attempt}#{self.seq}"

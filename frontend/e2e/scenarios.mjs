@@ -250,23 +250,74 @@ export const scenarios = [
     },
   ],
   [
-    'a 200,000-line log: rows in the DOM stay bounded, any line is reachable',
+    'a 300,000-line log opens at its end (tail first), pages up, #L loads its page, the master searches it all',
     async ({ page, base }) => {
-      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-big', command: 'seq 1 200000', cpu: 0.25, mem: 64 })
+      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-big', command: 'seq 1 300000', cpu: 0.25, mem: 64 })
+      assert.equal(res.status, 201)
+      const id = res.body.id
+      await until(async () => {
+        const r = await page.evaluate(async (u) => (await fetch(u)).json(), `/api/v1/tasks/${id}`)
+        return r.status === 'SUCCEEDED'
+      }, 'the task done', 60_000, 250)
+      const stored = () => page.evaluate(async (u) => (await fetch(u)).json(), `/api/v1/tasks/${id}/logs?tail=1&limit=1`)
+      await until(async () => (await stored()).total_lines === 300000, 'stored in full', 60_000, 250)
+      const total = () => page.locator('[data-testid=log-line-count]').getAttribute('data-total').then(Number)
+      // tail first: the last line shows with its real number, the page holds a bounded window
+      await page.goto(`${base}/tasks/${id}`)
+      await until(async () => (await visibleLines(page)).at(-1) === 300000, 'the last line painted', 30_000, 50)
+      assert.equal((await page.locator('[data-testid=log-line][data-line="300000"] .log-text').textContent()).trim(), '300000')
+      const held = await lineCount(page)
+      assert.ok(held > 0 && held < 300000, `a window, not the whole log (${held} lines held)`)
+      assert.equal(await total(), 300000)
+      assert.ok((await page.locator('[data-testid=log-line]').count()) < 80, 'rendered rows bounded')
+      await page.locator('[data-testid=log-window]').waitFor()
+      // scrolling up loads older pages in front, keeping the place
+      const firstHeld = async () => Math.min(...(await visibleLines(page)))
+      for (let i = 0; i < 3; i++) {
+        await page.locator('[data-testid=log-scroller]').evaluate((el) => (el.scrollTop = 0))
+        await page.locator('[data-testid=log-scroller]').dispatchEvent('scroll')
+        await until(async () => (await lineCount(page)) > held, 'an older page in front', 20_000)
+      }
+      assert.ok((await firstHeld()) > 1)
+      // #L into a page not held: it is loaded and revealed
+      await page.goto(`${base}/tasks/${id}#L1234`)
+      await until(async () => (await page.locator('.log-row.target').getAttribute('data-line').catch(() => null)) === '1234', 'line 1234 revealed', 30_000, 100)
+      assert.equal((await page.locator('.log-row.target .log-text').textContent()).trim(), '1234')
+      // back to the end
+      await page.click('[data-testid=jump-latest]')
+      await until(async () => (await visibleLines(page)).at(-1) === 300000, 'back at the last line', 30_000, 100).catch(async (e) => {
+        const m = await page.locator('[data-testid=log-scroller]').evaluate((el) => ({ top: el.scrollTop, h: el.scrollHeight, ch: el.clientHeight, rows: document.querySelectorAll('[data-testid=log-line]').length, lines: el.closest('[data-testid=log-viewer]').dataset.lines, f: el.closest('[data-testid=log-viewer]').dataset.following }))
+        throw new Error(`${e.message} ${JSON.stringify(m)}`)
+      })
+      // the master's search: counts over the whole log and shows a hit far outside the window
+      await page.fill('[data-testid=log-search]', '12345')
+      await until(async () => /^1\/\d+$/.test((await page.locator('[data-testid=log-search-count]').textContent()).trim()), 'a count', 20_000)
+      const count = Number((await page.locator('[data-testid=log-search-count]').textContent()).trim().split('/')[1].replace(/\D/g, ''))
+      assert.equal(count, 13, 'every line of 1..300000 holding 12345')
+      await until(async () => (await page.locator('.log-row.target .log-text').textContent().catch(() => '')).trim() === '12345', 'the first hit loaded', 20_000)
+    },
+  ],
+  [
+    'merged order across stdout and stderr, a progress line rewritten by \\r, jump to the first error',
+    async ({ page, base }) => {
+      const command = "for i in $(seq 1 20); do echo out $i; sleep 0.02; echo err $i >&2; sleep 0.02; done; " +
+        "printf 'progress 10%%'; sleep 0.2; printf '\\rprogress 100%%\\n'"
+      const res = await apiPost({ page }, '/api/v1/tasks', { name: 'e2e-order', command, cpu: 0.25, mem: 32 })
       assert.equal(res.status, 201)
       await page.goto(`${base}/tasks/${res.body.id}`)
-      await until(async () => (await lineCount(page)) === 200000, '200,000 lines', 60_000, 250)
-      const rendered = await page.locator('[data-testid=log-line]').count()
-      assert.ok(rendered < 80, `rendered rows bounded (${rendered})`)
-      const vis = await visibleLines(page)
-      assert.equal(vis[vis.length - 1], 200000)
-      assert.equal((await page.locator('[data-testid=log-line][data-line="200000"] .log-text').textContent()).trim(), '200000')
-      await page.goto(`${base}/tasks/${res.body.id}#L150000`)
-      await until(async () => (await page.locator('.log-row.target').getAttribute('data-line').catch(() => null)) === '150000', 'line 150000 revealed', 60_000, 250)
-      assert.equal((await page.locator('.log-row.target .log-text').textContent()).trim(), '150000')
-      // the scrollbar's top is line 1
-      await page.locator('[data-testid=log-scroller]').evaluate((el) => (el.scrollTop = 0))
-      await until(async () => (await visibleLines(page))[0] === 1, 'line 1 at the top')
+      await until(async () => (await lineCount(page)) === 41, 'all 41 lines', 30_000)
+      const rows = (await renderedLines(page)).sort((a, b) => a.n - b.n)
+      const expected = []
+      for (let i = 1; i <= 20; i++) expected.push(`out ${i}`, `err ${i}`)
+      assert.deepEqual(rows.slice(0, 40).map((r) => r.text.trim()), expected.slice(0, rows.slice(0, 40).length))
+      assert.equal(rows.find((r) => r.n === 41)?.text.trim(), 'progress 100%')
+      assert.ok(rows.find((r) => r.n === 2).cls.includes('stderr'))
+      await page.click('[data-testid=log-toggle-ts]')
+      const stamped = await page.locator('[data-testid=log-line][data-line="2"]').textContent()
+      assert.match(stamped, /\d\d:\d\d:\d\d\.\d{3}/, 'a time to the millisecond per line')
+      await page.click('[data-testid=log-toggle-ts]')
+      await page.click('[data-testid=log-first-error]')
+      await until(async () => (await page.locator('.log-row.target').getAttribute('data-line').catch(() => null)) === '2', 'first error revealed', 10_000)
     },
   ],
   [

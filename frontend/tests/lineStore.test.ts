@@ -148,4 +148,30 @@ describe('LineStore.search', () => {
     expect(s.text(0)).toBe('.'.repeat(1000) + ' done')
     expect(s.ts(0)).toBe(0)
   })
+
+  it('starts anywhere in the log, keeping absolute line numbers, segment boundaries included', () => {
+    const s = new LineStore({ segBits: 2, cap: 1000 })
+    s.startAt(7)
+    s.append(STDOUT, 'a\nb\nc\nd\ne\n', 1)
+    expect([s.base, s.end]).toEqual([7, 12])
+    expect(s.text(8)).toBe('b')
+    expect(s.text(11)).toBe('e')
+    s.startAt(8)
+    s.append(STDERR, 'x\ny\n', 1)
+    expect([s.text(8), s.text(9), s.stream(9)]).toEqual(['x', 'y', STDERR])
+  })
+
+  it('follows the master on continued lines: a continuation of a line not held is skipped', () => {
+    const s = new LineStore()
+    s.startAt(100)
+    expect(s.append(STDOUT, 'end of an older line\nline 100\n', 1, true).added).toBe(1)
+    expect(texts(s)).toEqual(['line 100'])
+    s.append(STDOUT, 'half', 2, false)
+    s.append(STDERR, 'err\n', 3, false)
+    s.append(STDOUT, ' and the rest\n', 4, true)
+    expect(texts(s)).toEqual(['line 100', 'half and the rest', 'err'])
+    s.append(STDOUT, 'open', 5, false)
+    s.append(STDOUT, 'new line\n', 6, false) // not a continuation: a line of its own
+    expect(texts(s).slice(3)).toEqual(['open', 'new line'])
+  })
 })

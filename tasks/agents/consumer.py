@@ -38,11 +38,12 @@ class AgentConsumer(Consumer):
         log.info("agent connected", extra={"node": self.node.name})
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        kind = None
         try:
             kind, frame = protocol.parse_up(text_data if text_data is not None else bytes_data)
             answer = await self.HANDLERS[kind](self, frame)
         except protocol.ProtocolError as error:
-            answer = protocol.error(error.message)
+            answer = protocol.error(error.message, frame=None if kind is None else kind.value)
         if answer is not None:
             await self.send(text_data=protocol.dumps(answer))
 

@@ -7,7 +7,8 @@ below the last sequence sent is skipped. If the layer dropped messages (a slow c
 channel is full), the gap is seen from the sequence numbers and filled from the database.
 
 Query: `?attempt=N` (default: the newest, switching to newer attempts as they start) and
-`?after=SEQ` to resume. Frames down: {"type": "log", attempt, seq, stream, data, ts},
+`?after=SEQ` to resume. Frames down: {"type": "log", attempt, seq, stream, data, ts, line, lines,
+cont, gap} (docs/logs.md),
 {"type": "status", status, attempt, task}, {"type": "attempt", attempt} when a new attempt starts.
 """
 
@@ -87,7 +88,7 @@ class TaskLogConsumer(Consumer):
 
     async def _send_chunks(self, chunks: list[dict]) -> None:
         for chunk in chunks:
-            await self.send(text_data=json.dumps({"type": "log", **chunk}))
+            await self.send(text_data=json.dumps({"type": "log", **chunk}, ensure_ascii=False))
             metrics.LOG_BYTES_OUT.inc(len(chunk["data"]))
             self.last_seq = chunk["seq"]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_an_exited_task_is_held_until_its_end_is_recorded(tmp_path: Path) -> Non
         assert done.wait(30)
         assert seen == {"held": True, "exit_code": 3}
         assert spool.closed
-        assert "".join(chunk["data"] for chunk in spool.unsent(1 << 40)).count("\n") == 100000
+        assert b"".join(base64.b64decode(chunk["b64"]) for chunk in spool.unsent(1 << 40)).count(b"\n") == 100000
         for _ in range(100):
             if (1, 1) not in executor.reaper.tasks:
                 break

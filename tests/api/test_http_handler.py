@@ -81,7 +81,7 @@ def test_requests_run_on_a_few_long_lived_threads_that_keep_their_connection(tok
 def test_a_streaming_answer_is_sent_whole(token):
     task = builders.task_in("RUNNING", on=builders.node())
     store_chunks(task.node_id, [IncomingChunk(task=task.pk, attempt=task.attempt, seq=seq, stream="stdout",
-                                              data=f"line {seq}\n", ts=0.0) for seq in range(3)])
+                                              data=f"line {seq}\n".encode(), ts=0.0) for seq in range(3)])
 
     status, body = asyncio.run(call(ThreadPoolASGIHandler(), f"/api/v1/tasks/{task.pk}/logs/raw", token))
 

@@ -18,7 +18,8 @@ pytestmark = [
 def write(task: Task, *lines: tuple[str, str], attempt: int = 1, first_seq: int = 0) -> None:
     """Store (stream, data) chunks for `task` as its node's agent would send them."""
     chunks = [
-        IncomingChunk(task=task.pk, attempt=attempt, seq=first_seq + i, stream=stream, data=data, ts=1000.0 + i)
+        IncomingChunk(task=task.pk, attempt=attempt, seq=first_seq + i, stream=stream, data=data.encode(),
+                      ts=1000.0 + i)
         for i, (stream, data) in enumerate(lines)
     ]
     acked, stale = store_chunks(task.node_id, chunks)

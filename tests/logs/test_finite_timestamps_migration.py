@@ -19,7 +19,7 @@ migration = importlib.import_module("tasks.migrations.0002_finite_log_timestamps
 
 
 def chunk(task, seq: int, ts: float, attempt: int = 1) -> LogChunk:
-    return LogChunk.objects.create(task=task, attempt=attempt, seq=seq, stream=1, data=f"{seq}\n", ts=ts)
+    return LogChunk.objects.create(task=task, attempt=attempt, seq=seq, stream=1, data=f"{seq}\n".encode(), ts=ts)
 
 
 def test_non_finite_timestamps_take_a_neighbours_or_the_tasks_start(api):

@@ -28,8 +28,8 @@ def test_20000_lines_of_stdout_and_stderr_arrive_in_order_with_their_stream(clus
     cluster.wait_task(task["id"], "SUCCEEDED", timeout=60)
     chunks = list(LogChunk.objects.filter(task_id=task["id"], attempt=1).order_by("seq"))
     assert [c.seq for c in chunks] == list(range(len(chunks)))
-    out = "".join(c.data for c in chunks if c.stream == 1).splitlines()
-    err = "".join(c.data for c in chunks if c.stream == 2).splitlines()
+    out = b"".join(c.data for c in chunks if c.stream == 1).decode().splitlines()
+    err = b"".join(c.data for c in chunks if c.stream == 2).decode().splitlines()
     assert out == [f"out {i}" for i in range(10000)]
     assert err == [f"err {i}" for i in range(10000)]
     # The REST view of the same log agrees, chunk for chunk.
@@ -75,7 +75,7 @@ def test_a_long_history_arrives_whole_in_order_across_growing_pages(cluster):
     cluster.wait_task(task["id"], "SUCCEEDED")
     wait_for(lambda: LogChunk.objects.filter(task_id=task["id"]).exists(), what="the first chunk stored")
     LogChunk.objects.bulk_create(
-        LogChunk(task_id=task["id"], attempt=1, seq=seq, stream=1, data=f"line {seq}\n", ts=0.0)
+        LogChunk(task_id=task["id"], attempt=1, seq=seq, stream=1, data=f"line {seq}\n".encode(), ts=0.0)
         for seq in range(1, 300)
     )
     subscriber = Subscriber(ws_url(cluster, task["id"]), cluster.token)
@@ -111,4 +111,4 @@ def test_master_killed_mid_task_loses_no_line(cluster):
     cluster.wait_task(task["id"], "SUCCEEDED", timeout=30)
     chunks = list(LogChunk.objects.filter(task_id=task["id"], attempt=1).order_by("seq"))
     assert [c.seq for c in chunks] == list(range(len(chunks)))
-    assert "".join(c.data for c in chunks) == "".join(f"line {i}\n" for i in range(1, 401))
+    assert b"".join(c.data for c in chunks).decode() == "".join(f"line {i}\n" for i in range(1, 401))

@@ -49,13 +49,33 @@ def test_a_full_heartbeat_and_a_light_one_parse_back():
 
 
 def test_log_chunks_the_agent_builds_are_parsed_back():
-    sent = [p.chunk(task=3, attempt=1, seq=seq, stream=stream, data=f"line {seq}\n", ts=1700000000 + seq)
-            for seq, stream in enumerate(["stdout", "stderr", "stdout"])]
+    payloads = [b"line 0\n", bytes(range(256)), "\u00e9".encode() * 3 + b"\xff\x00"]
+    sent = [p.chunk(task=3, attempt=1, seq=seq, stream=stream, data=data, ts=1700000000 + seq, cont=seq == 2)
+            for seq, (stream, data) in enumerate(zip(["stdout", "stderr", "stdout"], payloads, strict=True))]
+    sent.append(p.chunk(task=3, attempt=1, seq=3, stream="stderr", data=b"", ts=1.5, gap=70000))
 
     kind, frame = p.parse_up(p.dumps(p.logs_frame(sent)))
 
     assert kind is p.UpFrame.LOGS
-    assert [vars(c) for c in p.parse_chunks(frame["chunks"])] == [{**c, "ts": float(c["ts"])} for c in sent]
+    parsed = p.parse_chunks(frame["chunks"])
+    assert [c.data for c in parsed] == [*payloads, b""]
+    assert [(c.seq, c.stream, c.ts, c.cont, c.gap, c.refused) for c in parsed] == [
+        (0, "stdout", 1700000000.0, False, 0, ""), (1, "stderr", 1700000001.0, False, 0, ""),
+        (2, "stdout", 1700000002.0, True, 0, ""), (3, "stderr", 1.5, False, 70000, ""),
+    ]
+
+
+def test_a_chunk_of_the_previous_agent_version_with_text_data_is_taken_as_its_utf8_bytes():
+    [parsed] = p.parse_chunks([{"task": 1, "attempt": 1, "seq": 0, "stream": "stdout", "data": "\u00e9\n", "ts": 1}])
+    assert parsed.data == "\u00e9\n".encode() and not parsed.refused
+
+
+def test_the_encoded_size_bound_covers_the_largest_chunk_and_frames_fit_the_server_limit():
+    data = bytes(range(256)) * (p.MAX_CHUNK_BYTES // 256)
+    one = p.chunk(task=p.MAX_TASK_ID, attempt=p.MAX_ATTEMPT, seq=p.MAX_SEQ, stream="stderr", data=data,
+                  ts=1.7976931348623157e308, cont=True, gap=0)
+    assert len(p.dumps(one)) <= p.encoded_chunk_size(len(data))
+    assert p.MAX_FRAME_BYTES < 1024 * 1024  # daphne's WebSocket message limit
 
 
 def test_the_master_frames_carry_the_fields_the_agent_reads():
@@ -108,20 +128,31 @@ def chunk(**fields) -> dict:
 
 @pytest.mark.parametrize("chunks", [
     "all", None, [1], [chunk(task=True)], [chunk(task=0)], [chunk(task=2**63)], [chunk(attempt=2**31)],
-    [chunk(seq=-1)], [chunk(seq=2**31)], [chunk(stream="stdin")], [chunk(stream=["stdout"])],
-    [chunk(stream={"a": 1})], [chunk(data=b"x".decode() * (p.MAX_CHUNK_CHARS + 1))], [chunk(data=1)],
-    [chunk(ts="now")], [chunk(ts=float("nan"))], [chunk(ts=float("inf"))], [chunk(ts=False)],
-    [chunk()] * (p.MAX_CHUNKS_PER_FRAME + 1),
+    [chunk(seq=-1)], [chunk(seq=2**31)], [chunk()] * (p.MAX_CHUNKS_PER_FRAME + 1),
 ], ids=lambda c: repr(c)[:50])
-def test_bad_chunks_are_refused(chunks):
+def test_chunks_that_cannot_be_placed_refuse_the_frame(chunks):
     with pytest.raises(p.ProtocolError):
         p.parse_chunks(chunks)
 
 
-def test_a_lone_surrogate_in_output_is_stored_as_a_replacement_character():
+@pytest.mark.parametrize("fields", [
+    {"stream": "stdin"}, {"stream": ["stdout"]}, {"stream": {"a": 1}}, {"data": "x" * (p.MAX_CHUNK_CHARS + 1)},
+    {"data": 1}, {"ts": "now"}, {"ts": float("nan")}, {"ts": float("inf")}, {"ts": False},
+    {"b64": "not base64!"}, {"b64": "A" * (p.encoded_chunk_size(p.MAX_CHUNK_BYTES) + 4)}, {"b64": 5},
+    {"cont": "yes"}, {"gap": -1}, {"gap": 2**40}, {"gap": 3, "b64": "eA=="}, {"data": None},
+], ids=lambda c: repr(c)[:50])
+def test_a_chunk_whose_content_is_refused_comes_back_as_a_gap_in_its_place(fields):
+    raw = {k: v for k, v in chunk(**fields).items() if v is not None}
+    if "b64" in fields:
+        raw.pop("data")
+    [parsed] = p.parse_chunks([raw])
+    assert (parsed.task, parsed.attempt, parsed.seq, parsed.data) == (1, 1, 0, b"")
+    assert parsed.refused and parsed.ts is None
+
+
+def test_a_lone_surrogate_in_old_text_output_is_kept_as_a_replacement_byte():
     [parsed] = p.parse_chunks(p.loads('[{"task":1,"attempt":1,"seq":0,"stream":"stdout","data":"a\\ud800b","ts":1}]'))
-    assert parsed.data == "a\ufffdb"
-    parsed.data.encode()
+    assert parsed.data == b"a?b" and not parsed.refused
 
 
 def report(**fields) -> dict:
@@ -188,7 +219,7 @@ def test_no_mutation_of_a_valid_frame_raises_anything_but_a_protocol_error():
     rng = random.Random(15)
     frames = [
         p.report_frame([p.running(task=1, attempt=1, pid=2, at=3.0), p.exited(task=1, attempt=1, exit_code=1)]),
-        p.logs_frame([p.chunk(task=1, attempt=1, seq=0, stream="stdout", data="x", ts=1.0)]),
+        p.logs_frame([p.chunk(task=1, attempt=1, seq=0, stream="stdout", data=b"x", ts=1.0)]),
         {"type": "heartbeat", **p.heartbeat_body(cpu_usage=1.0, mem_usage=2.0, reports=[p.lost(task=1, attempt=1)])},
         p.heartbeat(cpu_usage=1.0, mem_usage=2.0),
     ]

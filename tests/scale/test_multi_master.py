@@ -40,7 +40,7 @@ def test_two_masters_two_sweepers_and_a_master_killed(cluster):
     done = cluster.wait_task(task["id"], "SUCCEEDED", timeout=60)
     expected = "".join(f"line {i} from {done['node_name']}\n" for i in range(1, LINES + 1))
     chunks = LogChunk.objects.filter(task_id=task["id"], attempt=1).order_by("seq")
-    stored = "".join(chunks.values_list("data", flat=True))
+    stored = b"".join(bytes(d) for d in chunks.values_list("data", flat=True)).decode()
     assert stored == expected
     wait_for(lambda: watcher.text() == expected, what="every line at the subscriber", explain=watcher.text)
     assert_gapless(watcher.logs())

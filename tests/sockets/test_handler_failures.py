@@ -60,7 +60,7 @@ def test_the_agent_socket_answers_a_failing_frame_with_an_error_and_stays_up(mon
         socket.scope["node"] = node
         assert (await socket.connect())[0]
         assert gauge("agent") == before + 1
-        chunk = protocol.chunk(task=1, attempt=1, seq=0, stream="stdout", data="x", ts=1.0)
+        chunk = protocol.chunk(task=1, attempt=1, seq=0, stream="stdout", data=b"x", ts=1.0)
         await socket.send_to(text_data=protocol.dumps(protocol.logs_frame([chunk])))
         answer = json.loads(await socket.receive_from())
         assert answer["type"] == "error"

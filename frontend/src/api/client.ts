@@ -1,6 +1,6 @@
 /** Same-origin fetch for API v1: session cookie, CSRF header on writes, errors as ApiError. */
 
-import type { ArrayCreated, ClusterHistory, ClusterNode, LogPage, Me, MyQuotas, NodeDetail, NodeHistory, Page, Quota, SubmitRequest, Task, TaskArray, TaskDetail } from './types'
+import type { ArrayCreated, ClusterHistory, ClusterNode, LogPage, LogSearchPage, Me, MyQuotas, NodeDetail, NodeHistory, Page, Quota, SubmitRequest, Task, TaskArray, TaskDetail } from './types'
 
 export class ApiError extends Error {
   /** ms the server asked to wait before trying again (503/429 with Retry-After), else null */
@@ -137,8 +137,10 @@ export const api = {
   array: (id: number) => request<TaskArray>('GET', `/api/v1/arrays/${id}`),
   cancelArray: (id: number) => request<TaskArray>('POST', `/api/v1/arrays/${id}/cancel`),
   cancel: (id: number) => request<TaskDetail>('POST', `/api/v1/tasks/${id}/cancel`),
-  logs: (id: number, params: { attempt?: number; after?: number; limit?: number } = {}) =>
+  logs: (id: number, params: { attempt?: number; after?: number; before?: number; line?: number; tail?: 1; limit?: number } = {}) =>
     request<LogPage>('GET', `/api/v1/tasks/${id}/logs${qs(params)}`),
+  searchLogs: (id: number, params: { q: string; regex?: 1; attempt?: number; stream?: string; offset?: number; limit?: number }) =>
+    request<LogSearchPage>('GET', `/api/v1/tasks/${id}/logs/search${qs(params)}`),
   rawLogUrl: (id: number, attempt?: number) => `/api/v1/tasks/${id}/logs/raw${qs({ attempt })}`,
   nodes: (params: { status?: string; page_size?: number } = {}) =>
     request<Page<ClusterNode>>('GET', `/api/v1/nodes${qs({ page_size: 1000, ...params })}`),

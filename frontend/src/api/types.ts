@@ -171,9 +171,42 @@ export interface LogPage {
   attempt: number
   attempts: number[]
   status: TaskStatus
-  chunks: Array<{ attempt: number; seq: number; stream: 'stdout' | 'stderr'; data: string; ts: number }>
+  chunks: LogPageChunk[]
   next_after: number
   more: boolean
+  first_seq?: number | null
+  last_seq?: number | null
+  /** lines in the attempt (docs/logs.md) */
+  total_lines?: number
+}
+
+export interface LogPageChunk {
+  attempt: number
+  seq: number
+  stream: 'stdout' | 'stderr'
+  data: string
+  ts: number
+  line?: number
+  lines?: number
+  cont?: boolean
+  gap?: number
+}
+
+export interface LogSearchMatch {
+  attempt: number
+  line: number
+  stream: 'stdout' | 'stderr'
+  ts: number
+  text: string
+}
+
+export interface LogSearchPage {
+  task: number
+  q: string
+  total: number
+  complete: boolean
+  offset: number
+  matches: LogSearchMatch[]
 }
 
 /** Resources over time: used (from the agents), allocated (reserved by tasks), capacity. */
@@ -242,7 +275,7 @@ export type EventsFrame =
 
 export type LogFrame =
   | { type: 'status'; status: TaskStatus; attempt: number; task: Task }
-  | { type: 'log'; attempt: number; seq: number; stream: 'stdout' | 'stderr'; data: string; ts: number }
+  | ({ type: 'log' } & LogPageChunk)
   | { type: 'attempt'; attempt: number }
 
 export interface SubmitRequest {

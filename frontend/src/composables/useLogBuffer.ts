@@ -9,6 +9,10 @@
  * The one exception is the first chunk into an empty buffer: it is applied at once, so the
  * first lines of a log are painted in the frame after they arrive instead of one frame later
  * (one chunk is at most 64 KiB: a couple of milliseconds, never a long task).
+ *
+ * The window can start anywhere in the log: the first chunk into an empty buffer sets where (its
+ * `line`, the master's numbering), so a log opened at its tail shows its real line numbers.
+ * `prepend` puts an older page in front (scrolling up); the chunks held are kept for that.
  */
 
 import { markRaw, ref, shallowRef } from 'vue'
@@ -21,6 +25,12 @@ export interface LogChunk {
   stream: 'stdout' | 'stderr'
   data: string
   ts: number
+  /** 0-based number of the first line that starts in this chunk (docs/logs.md) */
+  line?: number
+  /** lines that start in it */
+  lines?: number
+  /** continues its stream's last line */
+  cont?: boolean
 }
 
 /** A log frame kept as its JSON text until the flush: only attempt and seq are read on arrival. */
@@ -69,6 +79,8 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
   const attempt = ref(0)
   const flushes = ref(0)
   const listeners = new Set<(result: FlushResult) => void>()
+  /** the chunks applied, oldest first (for `prepend`); trimmed as the store drops lines */
+  let held: LogChunk[] = []
   let queue: Queued[] = []
   let head = 0
   let frame: number | null = null
@@ -131,7 +143,9 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     while (head < queue.length) {
       const q = queue[head++]
       const c = 'raw' in q ? (JSON.parse(q.raw) as LogChunk) : q
-      const r = store.append(c.stream === 'stderr' ? STDERR : STDOUT, c.data, c.ts)
+      if (store.size === 0 && store.end === 0 && (c.line ?? 0) > 0) store.startAt(c.line as number)
+      const r = store.append(c.stream === 'stderr' ? STDERR : STDOUT, c.data, c.ts, c.cont)
+      held.push(c)
       result.added += r.added
       if (r.extended >= 0 && !result.extended.includes(r.extended)) result.extended.push(r.extended)
       if (now() - started >= budgetMs) break
@@ -143,6 +157,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
       queue = queue.slice(head)
       head = 0
     }
+    trimHeld()
     lines.value = store.size
     dropped.value = store.dropped
     flushes.value++
@@ -150,6 +165,43 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     for (const fn of listeners) fn(result)
     schedule()
     return result
+  }
+
+  function trimHeld(): void {
+    let drop = 0
+    while (drop + 1 < held.length && (held[drop + 1].line ?? 0) <= store.base) drop++
+    if (drop > 1024) held = held.slice(drop)
+  }
+
+  /**
+   * Put older chunks (oldest first, ending just before the first held) in front: the window is
+   * rebuilt from them and the chunks held. False when they would not fit in the store's caps.
+   */
+  function prepend(older: LogChunk[]): boolean {
+    if (older.length === 0) return false
+    flushAll()
+    const all = [...older, ...held]
+    const lineCount = all.reduce((sum, c) => sum + (c.lines ?? 0), 0)
+    const chars = all.reduce((sum, c) => sum + c.data.length, 0)
+    if (lineCount > store.cap || chars > store.charBudget) return false
+    store.startAt(older[0].line ?? 0)
+    for (const c of all) store.append(c.stream === 'stderr' ? STDERR : STDOUT, c.data, c.ts, c.cont)
+    held = all
+    lines.value = store.size
+    dropped.value = store.dropped
+    version.value++
+    for (const fn of listeners) fn({ added: 0, extended: [] })
+    return true
+  }
+
+  /** Apply everything queued now (whatever the frame budget). */
+  function flushAll(): void {
+    while (head < queue.length) flush()
+  }
+
+  /** seq of the oldest chunk held (-1 when none) */
+  function firstSeq(): number {
+    return held.length ? held[0].seq : -1
   }
 
   /** Start over for an attempt, optionally resuming after a seq already held elsewhere. */
@@ -160,6 +212,7 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     queue = []
     head = 0
     store.clear()
+    held = []
     tracker.reset(nextAttempt, after)
     attempt.value = nextAttempt
     lines.value = 0
@@ -190,6 +243,9 @@ export function useLogBuffer(options: LogBufferOptions = {}) {
     push,
     pushFrame,
     flush,
+    flushAll,
+    prepend,
+    firstSeq,
     reset,
     onFlush,
     dispose,

@@ -6,6 +6,7 @@
  * bottom while following, on the same top line across a filter or wrap change.
  */
 
+import { applyCarriageReturns } from '../lib/carriage'
 import { computed, markRaw, nextTick, onBeforeUnmount, onMounted, shallowRef, watch, type Ref } from 'vue'
 import { markMatches, parseAnsi, type MarkedSpan } from '../lib/ansi'
 import { fmtLogTs } from '../lib/format'
@@ -92,7 +93,18 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
   }
   watch([filter, cols], rebuild)
 
+  let lastBase = store.base
   const stopFlush = buffer.onFlush(({ extended }) => {
+    const prepended = store.size > 0 && store.base < lastBase
+    lastBase = store.base
+    if (prepended) {
+      // older lines went in front: the viewer keeps its place (it anchored before loading)
+      model = markRaw(new RowModel(store, { filter: filter.value, cols: cols.value }))
+      model.sync()
+      shownEntries = model.entries
+      modelVersion.value++
+      return
+    }
     if (store.size === 0) {
       // a reset: start over if lines were shown; an empty buffer reset again (the log socket's
       // status frame does that before any line) changes nothing, and scrolling would force a
@@ -129,9 +141,9 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
     void search.version.value
     const needle = search.query.value
     const hitLine = search.currentLine()
-    return virt.items.value.map(({ index: k, y, h }) => {
+    return virt.items.value.filter(({ index: k }) => store.has(model.lineAt(k))).map(({ index: k, y, h }) => {
       const line = model.lineAt(k)
-      const spans = parseAnsi(store.text(line))
+      const spans = parseAnsi(applyCarriageReturns(store.text(line)))
       return {
         line,
         y,
@@ -165,6 +177,6 @@ export function useLogRows(buffer: LogBuffer, options: LogRowsOptions) {
 
   return {
     rows, contentW, gutterW, tsW, spacer: virt.spacer, viewportH: virt.viewportH,
-    syncScroll: virt.syncScroll, scrollToLine, topLine,
+    syncScroll: virt.syncScroll, scrollToLine, topLine, rebuild,
   }
 }

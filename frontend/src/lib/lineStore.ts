@@ -10,7 +10,12 @@
  *
  * A chunk that ends without a newline leaves its stream's last line "open"; the next chunk of the
  * same stream continues it (stdout and stderr are joined separately, since their chunks
- * interleave). The joined line becomes a small block of its own.
+ * interleave). The joined line becomes a small block of its own. The master says which chunks
+ * continue a line (`cont`, docs/logs.md): a continuation whose line is not held (the window starts
+ * after it) is skipped, so line numbers stay the master's.
+ *
+ * The window can start anywhere (`startAt`): a log opened at its tail holds its last lines under
+ * their absolute numbers.
  *
  * The buffer is bounded (`LOG_LINE_CAP` lines and `LOG_CHAR_BUDGET` characters, whichever is hit
  * first): past it the oldest whole segment is dropped, `base` moves forward and `dropped` tells the
@@ -109,14 +114,31 @@ export class LineStore {
     this.curBlock = this.curBlockSeg = null
   }
 
-  /** Add one chunk's text. Returns how many lines were added and which open line was extended. */
-  append(stream: number, data: string, ts: number): AppendResult {
+  /** Empty the store and have its first line be line `line` (0-based) of the log. */
+  startAt(line: number): void {
+    this.clear()
+    this.firstSeg = Math.floor(line / (this.segMask + 1))
+    this.base = this.end = line
+    this.segs.push(newSegment(this.segMask + 1))
+  }
+
+  /**
+   * Add one chunk's text. `cont` (from the master): the chunk continues its stream's last line;
+   * undefined: continue whatever line is open. Returns how many lines were added and which open
+   * line was extended.
+   */
+  append(stream: number, data: string, ts: number, cont?: boolean): AppendResult {
     const result: AppendResult = { added: 0, extended: -1 }
     if (data.length === 0) return result
     let pos = 0
     let nl = data.indexOf('\n')
-    const openIdx = this.open[stream]
-    if (openIdx >= this.base && openIdx >= 0) {
+    const openIdx = cont === false ? -1 : this.open[stream]
+    if (cont === true && !(openIdx >= this.base && openIdx >= 0)) {
+      // the line it continues is not held: skip to the first line that starts here
+      if (nl < 0) return result
+      pos = nl + 1
+      nl = data.indexOf('\n', pos)
+    } else if (openIdx >= this.base && openIdx >= 0) {
       // continue the open line with the text up to the first newline (or all of it)
       const pieceEnd = nl < 0 ? data.length : nl
       const closed = nl >= 0
@@ -132,6 +154,7 @@ export class LineStore {
       pos = nl + 1
       nl = data.indexOf('\n', pos)
     }
+    if (cont === false) this.open[stream] = -1
     this.curBlock = data
     this.curBlockSeg = null
     while (nl >= 0) {
@@ -231,7 +254,7 @@ export class LineStore {
   private pushLine(stream: number, block: string, start: number, end: number, ts: number, open: boolean): number {
     const index = this.end
     const k = index & this.segMask
-    if (k === 0) this.segs.push(newSegment(this.segMask + 1))
+    if (k === 0 && this.segs.length <= (index >> this.segBits) - this.firstSeg) this.segs.push(newSegment(this.segMask + 1))
     const seg = this.segs[this.segs.length - 1]
     if (this.curBlockSeg !== seg || this.curBlock !== block) {
       seg.blocks.push(block)
