@@ -188,6 +188,17 @@ class NamedResourcesField(serializers.Field):
 # -- end GPUs ----------------------------------------------------------------------------------
 
 
+_ARRAY_ITEM = "(0|[1-9][0-9]{0,6})(-(0|[1-9][0-9]{0,6})(:[1-9][0-9]{0,6})?)?"
+
+
+@extend_schema_field({"type": "string", "maxLength": MAX_SPEC_LENGTH,
+                      "pattern": f"^{_ARRAY_ITEM}(,{_ARRAY_ITEM})*(%[1-9][0-9]{{0,4}})?$", "example": "0-99%10"})
+class ArraySpecField(StrictStringField):
+    """An array's index spec (`tasks.batch.array_spec` reads it); the schema carries its syntax. What
+    no pattern says (a range that runs backwards, more than MAX_ELEMENTS indices) is a 400 all the
+    same."""
+
+
 class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     command = StrictStringField(trim_whitespace=False, allow_blank=False,
                                 help_text=f"Run as `/bin/sh -c COMMAND`; at most {MAX_COMMAND_BYTES} bytes.")
@@ -225,9 +236,9 @@ class TaskSubmitSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     dependency = serializers.ChoiceField(choices=DEPENDENCIES, required=False, default=Dependency.AFTEROK,
                                          help_text="afterok (every dependency SUCCEEDED), afterany (every one "
                                                    "finished) or afternotok (every one FAILED or CANCELLED).")
-    array = StrictStringField(required=False, allow_blank=False, max_length=MAX_SPEC_LENGTH,
-                              help_text='Slurm syntax: "0-99", "0-99:2", "1,3,7", with "%N" for at most N '
-                                        f"running at once; at most {MAX_ELEMENTS} elements. One task per index.")
+    array = ArraySpecField(required=False, allow_blank=False, max_length=MAX_SPEC_LENGTH,
+                           help_text='Slurm syntax: "0-99", "0-99:2", "1,3,7", with "%N" for at most N '
+                                     f"running at once; at most {MAX_ELEMENTS} elements. One task per index.")
 
     def validate_array(self, value: str) -> ArraySpec:
         try:

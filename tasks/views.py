@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,6 +29,19 @@ def _actor(request: Request) -> str:
     return request.user.get_username()
 
 
+# A submit answers one task, an array and its elements, or (for a JSON list) each item's answer.
+_ARRAY_CREATED = inline_serializer("ArrayCreated", {
+    "array": inline_serializer("ArrayRef", {"id": serializers.IntegerField(), "size": serializers.IntegerField(),
+                                            "throttle": serializers.IntegerField(allow_null=True)}),
+    "tasks": TaskSerializer(many=True),
+})
+SUBMITTED = PolymorphicProxySerializer(
+    component_name="Submitted", resource_type_field_name=None,
+    serializers=[TaskDetailSerializer, _ARRAY_CREATED,
+                 inline_serializer("SubmittedList", {"results": serializers.ListField(child=serializers.DictField())})],
+)
+
+
 class TaskListView(APIView):
     def get_permissions(self):
         if self.request.method == "POST":
@@ -42,7 +55,8 @@ class TaskListView(APIView):
             OpenApiParameter("node", str, description="node id or name"),
             OpenApiParameter("owner", str, description="username of the submitter, or `me`"),
             OpenApiParameter("q", str, description="text in the name or the command, or #ID"),
-            OpenApiParameter("array", int, description="the elements of this array"),
+            OpenApiParameter("array", str, pattern=r"^([1-9][0-9]{0,17})?$",
+                             description="the elements of this array (its id)"),
             OpenApiParameter("cursor", str, pattern=r"^([1-9][0-9]{0,17})?$",
                              description="cursor pagination: empty for the first page, then next_cursor (no count); "
                                          "without it, ?page="),
@@ -65,7 +79,7 @@ class TaskListView(APIView):
         page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
 
-    @extend_schema(request={"application/json": TaskSubmitSerializer}, responses={201: TaskDetailSerializer},
+    @extend_schema(request={"application/json": TaskSubmitSerializer}, responses={201: SUBMITTED},
                    parameters=[
         OpenApiParameter(idempotency.HEADER, str, OpenApiParameter.HEADER, description=(
             "a key of your choice (a UUID): a retry with the same key and body within 24 hours gets the "
@@ -173,7 +187,7 @@ class TaskPlanView(APIView):
 
     permission_classes = [IsUser]
 
-    @extend_schema(request=TaskSubmitSerializer, responses={200: dict})
+    @extend_schema(request={"application/json": TaskSubmitSerializer}, responses={200: dict})
     def post(self, request: Request) -> Response:
         submission = TaskSubmitSerializer(data=request.data)
         submission.is_valid(raise_exception=True)

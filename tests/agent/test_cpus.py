@@ -3,6 +3,7 @@ processes (their affinity read back from /proc)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import threading
 import time
@@ -89,7 +90,7 @@ def test_executor_pins_a_whole_core_task_and_moves_the_rest_to_the_pool(tmp_path
         assert os.sched_getaffinity(0) == pool, "and so did the agent"
         executor.reaper.kill(1, 1)
         assert done.wait(30)
-        output = "".join(c["data"] for c in ended[(2, 1)].spool.unsent(1 << 40))
+        output = b"".join(base64.b64decode(c["b64"]) for c in ended[(2, 1)].spool.unsent(1 << 40)).decode()
         assert output.split()[-1] == str(cpus[-1]), output
         deadline = time.monotonic() + 5
         while os.sched_getaffinity(0) != set(cpus) and time.monotonic() < deadline:

@@ -3,6 +3,7 @@ hostile task refused)."""
 
 from __future__ import annotations
 
+import base64
 import os
 import pwd
 import stat
@@ -85,7 +86,7 @@ def test_a_task_runs_as_the_task_user_with_its_names_and_writes_its_directory(tm
     running.process.wait(timeout=30)
     os.close(running.pidfd)
     spool.close()
-    text = "".join(chunk["data"] for chunk in spool.unsent(1 << 20))
+    text = b"".join(base64.b64decode(chunk["b64"]) for chunk in spool.unsent(1 << 20)).decode()
     assert text.splitlines() == [str(user.uid), f"{user.name} {workdir}", "hi"], text
     env = task_environment(TaskSpec(task=5, attempt=1, command=""), "n1", user=user, workdir=workdir)
     assert env["USER"] == env["LOGNAME"] == user.name
@@ -137,7 +138,7 @@ def test_a_task_users_shell_waits_until_the_limiter_has_placed_it(tmp_path: Path
     running.process.wait(timeout=30)
     os.close(running.pidfd)
     spool.close()
-    lines = "".join(chunk["data"] for chunk in spool.unsent(1 << 20)).splitlines()
+    lines = b"".join(base64.b64decode(chunk["b64"]) for chunk in spool.unsent(1 << 20)).decode().splitlines()
     assert limiter.admitted and limiter.admitted[0][0] == running.pid
     assert float(lines[0]) >= limiter.admitted[0][1], "the command ran before its shell was placed"
     assert lines[1:] == [str(running.pid), "x="], lines  # the same process; stdin is /dev/null

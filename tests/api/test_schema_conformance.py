@@ -6,7 +6,9 @@ Every check runs, with two exceptions where no schema can say what the API accep
 `positive_data_acceptance` (a request the schema allows must be accepted) is not run on the
 sign-in operations, whose schema-valid requests carry credentials that do not exist (refused with
 400, as invalid credentials are), nor on the metrics history, whose parameters are relative to
-now and to the nodes that exist (`since` in the future, an unknown node: 400)."""
+now and to the nodes that exist (`since` in the future, an unknown node: 400). Nor on the submit and the
+dry run: `depends_on` names tasks that must exist (an unknown id is a 400). They run every other
+check, with a node that advertises the schema's example of a named resource (`matlab`)."""
 
 from __future__ import annotations
 
@@ -21,11 +23,13 @@ from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from nodes.services import register_node
 from scheduler_site.idempotency import HEADER
 from scheduler_site.models import ApiToken
 from tests.conftest import make_user
 
-NOT_DESCRIBABLE = {"POST /api/v1/auth/token/", "POST /api/v1/auth/login/", "GET /api/v1/metrics/history/"}
+NOT_DESCRIBABLE = {"POST /api/v1/auth/token/", "POST /api/v1/auth/login/", "GET /api/v1/metrics/history/",
+                   "POST /api/v1/tasks/", "POST /api/v1/tasks/plan/"}
 schema = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
 schema.app = get_wsgi_application()
 
@@ -35,6 +39,7 @@ def caller(db) -> dict[str, str]:
     """A user allowed everything, by token; requests keep the test's connection (as Django's test
     client does: no closing of connections at each request's start and end)."""
     user = make_user("schema-operator", "tasks.add_task", "tasks.change_task", "nodes.change_node")
+    register_node(name="licensed", cpu=64000, mem=262144, labels={}, agent_info={}, resources={"matlab": 4})
     _, token = ApiToken.issue(user=user)
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)

@@ -75,7 +75,7 @@ def test_the_agent_socket_answers_a_failing_frame_with_an_error_and_stays_up(mon
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_log_socket_closes_cleanly_and_uncounts_itself(monkeypatch):
-    user = User.objects.create(username="viewer")
+    user = User.objects.create(username="viewer", is_staff=True)  # an operator: may read any task's output
     node = builders.node()
     task = builders.task_in(TaskStatus.RUNNING, on=node)
     monkeypatch.setattr(log_consumers, "_page", boom)

@@ -124,7 +124,7 @@ def test_two_one_gpu_tasks_get_different_devices_and_a_third_waits_with_insuffic
     assert (first.status, second.status) == (S.ASSIGNED, S.ASSIGNED)
     assert sorted(first.gpu_devices + second.gpu_devices) == [0, 1]
     assert third.status == S.PENDING
-    assert third.status_message == "0/1 nodes are available: 1 Insufficient gpu."
+    assert third.status_message.startswith("0/1 nodes are available: 1 Insufficient gpu.")  # + reservation note
     stored = Node.objects.get(pk=node.pk)
     assert (stored.gpu_capacity, stored.gpu_allocated) == (2, 2)
 

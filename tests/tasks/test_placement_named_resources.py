@@ -58,7 +58,7 @@ def test_named_resources_are_reserved_released_and_waited_for():
 
     first, second, third = (Task.objects.get(pk=t.pk) for t in tasks)
     assert (first.status, second.status, third.status) == (S.ASSIGNED, S.ASSIGNED, S.PENDING)
-    assert third.status_message == "0/1 nodes are available: 1 Insufficient matlab."
+    assert third.status_message.startswith("0/1 nodes are available: 1 Insufficient matlab.")  # + reservation note
     assert Node.objects.get(pk=node.pk).resources_allocated == {"matlab": 2}
 
     services.cancel_task(task_id=first.pk)

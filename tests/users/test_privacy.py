@@ -38,7 +38,7 @@ def alices_task(people):
                                     format="json")
     assert response.status_code == 201, response.content
     task = Task.objects.get(pk=response.json()["id"])
-    LogChunk.objects.create(task=task, attempt=1, seq=0, stream=1, data="the output\n", ts=1.0)
+    LogChunk.objects.create(task=task, attempt=1, seq=0, stream=1, data=b"the output\n", ts=1.0)
     Task.objects.filter(pk=task.pk).update(attempt=1)
     return task
 

@@ -136,7 +136,7 @@ def test_operators_manage_quotas_everyone_reads_them_with_usage(admin_api):
     assert group.status_code == 201, group.content
     body = token_client(alice).get("/api/v1/quotas").json()["results"]
     assert body[0]["holder"] == "alice" and body[0]["cpu"] == 4 and body[0]["mem"] is None
-    assert body[0]["used"] == {"cpu": 1.5, "mem": 300, "running": 1, "pending": 0}
+    assert body[0]["used"] == {"cpu": 1.5, "mem": 300, "gpu": 0, "running": 1, "pending": 0}
     assert body[1]["holder"] == "group physics" and body[1]["mem"] == 2048
 
     changed = admin_api.patch(f"/api/v1/quotas/{created.json()['id']}", {"cpu": None, "pending": 5}, format="json")

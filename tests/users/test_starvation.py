@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from nodes.resources import RESOURCES
 from tasks.models import Task, TaskEvent, TaskStatus
 from tasks.placement.nodetable import NodeTable, NodeView, TaskRequest
 from tasks.placement.reservation import place_pending_tasks
@@ -67,7 +68,8 @@ def table(*nodes: tuple[int, str, int, int]) -> NodeTable:
 
 
 def victim(task_id: int, node_id: int, priority: int, started: float, cpu: int = 1000) -> Victim:
-    return Victim(id=task_id, node_id=node_id, priority=priority, started=started, amounts=(cpu, 0))
+    amounts = (cpu, *(0,) * (len(RESOURCES) - 1))  # cpu, then nothing of the vector's other entries
+    return Victim(id=task_id, node_id=node_id, priority=priority, started=started, amounts=amounts)
 
 
 def test_victims_are_the_fewest_then_lowest_priority_then_most_recently_started():
