@@ -7,21 +7,33 @@ at registration as {index, uuid, model, memory (MiB)}. The master pins devices t
 the task is started with exactly those visible (`gpu_environment`), and a task given none sees
 none, so it cannot grab a GPU by accident.
 
+Usage: `GpuUsageSampler` asks `nvidia-smi` for each device's utilisation and memory at most every
+USAGE_EVERY seconds (with a short timeout), so heartbeats carry `gpu_usage` without waiting on
+the driver; without nvidia-smi it gives None and the heartbeat carries no field.
+
 Also `--resource NAME=COUNT` (repeatable): named countable things the node offers (licences, FPGA
 slots), counted by the master like CPU and memory (`named_resources`).
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 
-from agent.protocol import MAX_GPU_INDEX
+from agent.protocol import MAX_GPU_INDEX, MAX_GPU_USAGE_ENTRIES
 
 NVIDIA_SMI_QUERY = ["nvidia-smi", "--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader"]
 DETECT_TIMEOUT = 10.0  # seconds: a wedged driver must not keep the agent from starting
+NVIDIA_SMI_USAGE = ["nvidia-smi", "--query-gpu=index,utilization.gpu,memory.used,memory.total",
+                    "--format=csv,noheader,nounits"]
+USAGE_TIMEOUT = 2.0  # seconds: a heartbeat waits at most this long for the driver
+USAGE_EVERY = 5.0  # seconds between samples, however fast the heartbeats
+log = logging.getLogger("agent.devices")
 
 Device = dict  # {"index": int, "uuid": str, "model": str, "memory": int | None}
 
@@ -77,6 +89,68 @@ def detect(*, which: Callable[[str], str | None] = shutil.which,
         raise DeviceError(f"nvidia-smi exited with {result.returncode}: {result.stderr.strip()[:200]}; start with "
                           "--gpus none or --gpus 0,1,... to skip detection")
     return parse_nvidia_smi(result.stdout)
+
+
+def _usage_number(text: str) -> float | None:
+    """A figure of the usage query: '87' -> 87.0; '[N/A]', '[Not Supported]' -> None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def parse_gpu_usage(output: str) -> list[dict]:
+    """`nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total
+    --format=csv,noheader,nounits` output, one line per GPU ('0, 87, 31250, 40960') ->
+    [{index, util (%), mem_used, mem_total (MiB)}], a figure the driver does not give as None."""
+    usage = []
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split(",")]
+        if len(fields) != 4 or not fields[0].isdigit() or int(fields[0]) > MAX_GPU_INDEX:
+            raise DeviceError(f"nvidia-smi: cannot read {line.strip()!r}")
+        util, used, total = (_usage_number(field) for field in fields[1:])
+        usage.append({"index": int(fields[0]), "util": None if util is None else min(util, 100.0),
+                      "mem_used": used, "mem_total": total})
+    return usage
+
+
+class GpuUsageSampler:
+    """The GPUs' usage for heartbeats: a fresh `nvidia-smi` sample at most every `every` seconds,
+    the last one in between; None when nvidia-smi is absent or the agent offers no GPUs. A failing
+    or slow nvidia-smi is logged (once until it recovers) and gives None: usage is a nicety, the
+    heartbeat must go."""
+
+    def __init__(self, *, enabled: bool, every: float = USAGE_EVERY,
+                 which: Callable[[str], str | None] = shutil.which,
+                 run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.enabled = enabled and which("nvidia-smi") is not None
+        self.every, self._run, self._clock = every, run, clock
+        self._last: list[dict] | None = None
+        self._at: float | None = None
+        self._failing = False
+
+    def sample(self) -> list[dict] | None:
+        if not self.enabled:
+            return None
+        now = self._clock()
+        if self._at is not None and now - self._at < self.every:
+            return self._last
+        self._at = now
+        try:
+            result = self._run(NVIDIA_SMI_USAGE, capture_output=True, text=True, timeout=USAGE_TIMEOUT, check=False)
+            if result.returncode != 0:
+                raise DeviceError(f"nvidia-smi exited with {result.returncode}: {result.stderr.strip()[:200]}")
+            self._last = parse_gpu_usage(result.stdout)[:MAX_GPU_USAGE_ENTRIES]
+            self._failing = False
+        except (OSError, subprocess.TimeoutExpired, DeviceError) as error:
+            if not self._failing:
+                log.warning("cannot read GPU usage; heartbeats go without it", extra={"error": str(error)})
+            self._failing, self._last = True, None
+        return self._last
 
 
 def configured(raw: str | None, **detect_with) -> list[Device]:

@@ -29,6 +29,7 @@ from agent.backoff import Backoff
 from agent.client import MasterClient, Rejected, Unreachable
 from agent.config import AgentConfig
 from agent.cpus import CpuPlan, available_cpus
+from agent.devices import GpuUsageSampler
 from agent.guardian import Guardian
 from agent.isolation import WorkRoot, describe, task_user
 from agent.lease import Lease
@@ -83,6 +84,8 @@ class NodeAgent:
         self.reaper = Reaper(limiter=self.limiter, kill_grace=5.0, on_output=lambda running: self.shipper.wake(),
                              on_exit=self._on_exit, on_reaped=self._on_reaped, on_fatal=self._fatal)
         self.usage = UsageMeter(carved=config.carved, cpu_millicores=config.cpu_millicores, mem_mib=config.mem_mib)
+        self.gpu_usage = GpuUsageSampler(enabled=bool(config.gpus))
+        self.offered_gpus = {device["index"] for device in config.gpus}
         self.link = Link(self.masters, token=lambda: self.identity.token if self.identity else None,
                          on_frame=self._on_frame, on_connect=self._on_connect, on_fatal=self._fatal)
         self.shipper = LogShipper(ledger=self.ledger, link=self.link, running_reports=self._running_reports,
@@ -239,13 +242,16 @@ class NodeAgent:
             return
         cpu, mem = self.usage.sample(task_cpu_seconds=self.reaper.watch.take_cpu_used(),
                                      task_rss_bytes=self.reaper.watch.rss_bytes)
+        gpus = self.gpu_usage.sample()
+        if gpus is not None:  # the devices this node offers only
+            gpus = [entry for entry in gpus if entry["index"] in self.offered_gpus]
         answered = time.monotonic() - self.last_ack < 2.5 * self.heartbeat_interval
         usable = self.link.connected.is_set() and (answered or not self.ws_beats_unanswered)
-        if usable and self.link.send(protocol.heartbeat(cpu_usage=cpu, mem_usage=mem)):
+        if usable and self.link.send(protocol.heartbeat(cpu_usage=cpu, mem_usage=mem, gpu_usage=gpus)):
             self.ws_beats_unanswered = True
             return
         reports = self.ledger.reports_due(running=self._running_reports(), for_heartbeat=True)
-        body = protocol.heartbeat_body(cpu_usage=cpu, mem_usage=mem, reports=reports)
+        body = protocol.heartbeat_body(cpu_usage=cpu, mem_usage=mem, reports=reports, gpu_usage=gpus)
         try:
             answer = self.client.heartbeat(node_id=identity.node_id, token=identity.token, body=body)
         except Unreachable as error:

@@ -7,6 +7,8 @@ Frames are JSON objects with a `type`. Agent -> master, over the agent WebSocket
     sync                                 send me my desired state
     heartbeat {cpu_usage, mem_usage}     light heartbeat (usage only), answered with heartbeat_ack
     heartbeat {cpu_usage, mem_usage, tasks: [report]}   full heartbeat, as over HTTP
+              either may carry gpu_usage: [{index, util, mem_used, mem_total}] (GPUs, issue 19;
+              absent when the agent has no nvidia-smi; util in %, memory in MiB, null when unknown)
     report {reports: [report]}           task started / exited / lost
     logs {chunks: [chunk]}               numbered slices of a task's output (bytes as base64;
                                          docs/logs.md is the contract)
@@ -104,7 +106,10 @@ _MAX_INT_DIGITS = 19  # 2**63 - 1 has 19 digits
 
 REPORT_FIELDS = ("task", "attempt", "state", "pid", "exit_code", "reason", "at", "message")
 CHUNK_FIELDS = ("task", "attempt", "seq", "stream", "b64", "ts", "cont", "gap")  # or `data` for `b64` (old agents)
-HEARTBEAT_FIELDS = ("cpu_usage", "mem_usage", "tasks")
+HEARTBEAT_FIELDS = ("cpu_usage", "mem_usage", "gpu_usage", "tasks")
+GPU_USAGE_FIELDS = ("index", "util", "mem_used", "mem_total")
+MAX_GPU_USAGE_ENTRIES = 64
+MAX_GPU_MEMORY_MIB = 1 << 30  # a TiB-scale card is 2**20 MiB; anything near this is garbage
 ASSIGNMENT_FIELDS = ("task", "attempt", "status")  # plus ASSIGNMENT_SPEC_FIELDS while the task is yet to start
 ASSIGNMENT_SPEC_FIELDS = ("name", "command", "env", "timeout", "cpu", "mem", "gpu_devices")
 
@@ -166,14 +171,21 @@ def sync() -> dict:
     return {"type": UpFrame.SYNC.value}
 
 
-def heartbeat(*, cpu_usage: float | None, mem_usage: float | None) -> dict:
-    """The light heartbeat (usage only) of the WebSocket."""
-    return {"type": UpFrame.HEARTBEAT.value, "cpu_usage": cpu_usage, "mem_usage": mem_usage}
+def heartbeat(*, cpu_usage: float | None, mem_usage: float | None, gpu_usage: list[dict] | None = None) -> dict:
+    """The light heartbeat (usage only) of the WebSocket; `gpu_usage` only when the agent has it."""
+    frame = {"type": UpFrame.HEARTBEAT.value, "cpu_usage": cpu_usage, "mem_usage": mem_usage}
+    if gpu_usage is not None:
+        frame["gpu_usage"] = gpu_usage
+    return frame
 
 
-def heartbeat_body(*, cpu_usage: float | None, mem_usage: float | None, reports: Iterable[Report | dict]) -> dict:
+def heartbeat_body(*, cpu_usage: float | None, mem_usage: float | None, reports: Iterable[Report | dict],
+                   gpu_usage: list[dict] | None = None) -> dict:
     """The full heartbeat: the HTTP body (add `type` to send it over the WebSocket)."""
-    return {"cpu_usage": cpu_usage, "mem_usage": mem_usage, "tasks": [_report_json(r) for r in reports]}
+    body = {"cpu_usage": cpu_usage, "mem_usage": mem_usage, "tasks": [_report_json(r) for r in reports]}
+    if gpu_usage is not None:
+        body["gpu_usage"] = gpu_usage
+    return body
 
 
 def running(*, task: int, attempt: int, pid: int | None = None, at: float | None = None) -> Report:
@@ -371,6 +383,36 @@ def parse_usage(frame: Mapping) -> tuple[float | None, float | None]:
     return percent(frame.get("cpu_usage"), "cpu_usage"), percent(frame.get("mem_usage"), "mem_usage")
 
 
+def parse_gpu_usage(frame: Mapping) -> list[dict] | None:
+    """`gpu_usage` of a heartbeat: None when absent; else at most MAX_GPU_USAGE_ENTRIES objects
+    {index, util (0-100 or null), mem_used, mem_total (MiB, or null)}, one per device index."""
+    raw = frame.get("gpu_usage")
+    if raw is None:
+        return None
+    name = "gpu_usage"
+    if not isinstance(raw, list) or len(raw) > MAX_GPU_USAGE_ENTRIES:
+        raise ProtocolError(f"{name} must be a list of at most {MAX_GPU_USAGE_ENTRIES} objects", field=name)
+    out, seen = [], set()
+    for item in raw:
+        if not isinstance(item, dict) or set(item) - set(GPU_USAGE_FIELDS) or "index" not in item:
+            raise ProtocolError(f"{name}: each entry is an object of {', '.join(GPU_USAGE_FIELDS)} (index required)",
+                                field=name)
+        try:
+            index = _int(item["index"], "index", 0, MAX_GPU_INDEX)
+            util = percent(item.get("util"), "util")
+            memory = {key: None if item.get(key) is None else _number(item[key], key)
+                      for key in ("mem_used", "mem_total")}
+        except ProtocolError as error:
+            raise ProtocolError(f"{name}: {error.message}", field=name) from None
+        if any(value is not None and not 0 <= value <= MAX_GPU_MEMORY_MIB for value in memory.values()):
+            raise ProtocolError(f"{name}: mem_used and mem_total are MiB from 0 to {MAX_GPU_MEMORY_MIB}", field=name)
+        if index in seen:
+            raise ProtocolError(f"{name}: device {index} given twice", field=name)
+        seen.add(index)
+        out.append({"index": index, "util": util, **memory})
+    return out
+
+
 def parse_report(raw: object) -> Report:
     if not isinstance(raw, dict):
         raise ProtocolError("a report must be an object")
@@ -415,6 +457,7 @@ class Heartbeat:
     cpu_usage: float | None
     mem_usage: float | None
     reports: list[Report]
+    gpu_usage: list[dict] | None = None
 
 
 def parse_heartbeat(body: Mapping) -> Heartbeat:
@@ -428,7 +471,7 @@ def parse_heartbeat(body: Mapping) -> Heartbeat:
         reports = parse_reports(body.get("tasks", []), field="tasks")
     except ProtocolError as error:
         raise ProtocolError(error.message, field="tasks") from None
-    return Heartbeat(cpu_usage=cpu, mem_usage=mem, reports=reports)
+    return Heartbeat(cpu_usage=cpu, mem_usage=mem, reports=reports, gpu_usage=parse_gpu_usage(body))
 
 
 def parse_chunks(raw: object) -> list[Chunk]:

@@ -37,6 +37,9 @@ class Node(models.Model):
     # -- end GPUs
     cpu_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
     mem_usage = models.FloatField(null=True, blank=True, help_text="percent, as last reported by the agent")
+    gpu_usage = models.JSONField(null=True, blank=True,
+                                 help_text="[{index, util (%), mem_used, mem_total (MiB)}] as last reported; null: "
+                                           "the agent has no nvidia-smi")
     status = models.CharField(max_length=10, choices=choices(NodeStatus), default=NodeStatus.ONLINE, db_index=True)
     draining = models.BooleanField(default=False)
     last_heartbeat = models.DateTimeField()

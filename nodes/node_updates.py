@@ -34,13 +34,16 @@ _usage_lock = threading.Lock()
 _usage_last_publish = 0.0
 
 
-def usage_seen(figures: Iterable[tuple[int, float | None, float | None]], at: datetime) -> None:
+def usage_seen(figures: Iterable[tuple[int, float | None, float | None, list | None]], at: datetime) -> None:
+    """(node id, cpu %, mem %, gpu_usage) of heartbeats just written, published to the dashboards
+    at most every USAGE_PUBLISH_INTERVAL."""
     global _usage_last_publish
     now = time.monotonic()
     stamp = iso(at)
     with _usage_lock:
-        for node_id, cpu, mem in figures:
-            _usage_pending[node_id] = {"id": node_id, "cpu_usage": cpu, "mem_usage": mem, "last_heartbeat": stamp}
+        for node_id, cpu, mem, gpu in figures:
+            _usage_pending[node_id] = {"id": node_id, "cpu_usage": cpu, "mem_usage": mem, "gpu_usage": gpu,
+                                       "last_heartbeat": stamp}
         if now - _usage_last_publish < USAGE_PUBLISH_INTERVAL or not _usage_pending:
             return
         batch = list(_usage_pending.values())

@@ -21,6 +21,7 @@ def node_summary(node: Node, *, tasks_running: int | None = None) -> dict:
         **{f"{r.request_field}_free": r.to_api(node.free(r)) for r in RESOURCES},
         "cpu_usage": node.cpu_usage,
         "mem_usage": node.mem_usage,
+        "gpu_usage": node.gpu_usage,  # [{index, util, mem_used, mem_total}] or null (issue 19, usage)
         "last_heartbeat": iso(node.last_heartbeat),
         "tasks_running": running,
         "registered_at": iso(node.registered_at),

@@ -30,6 +30,9 @@ class NodeSerializer(serializers.Serializer):
     mem_free = serializers.IntegerField()
     cpu_usage = serializers.FloatField(allow_null=True, help_text="percent, from the agent")
     mem_usage = serializers.FloatField(allow_null=True, help_text="percent, from the agent")
+    gpu_usage = serializers.ListField(child=serializers.DictField(), allow_null=True,
+                                      help_text="[{index, util (%), mem_used, mem_total (MiB)}] from the agent's "
+                                                "nvidia-smi; null without one")
     last_heartbeat = serializers.DateTimeField()
     tasks_running = serializers.IntegerField(help_text="tasks ASSIGNED to or RUNNING on the node")
     registered_at = serializers.DateTimeField()

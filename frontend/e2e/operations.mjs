@@ -477,8 +477,11 @@ export const after = [
         await Promise.all(Array.from({ length: 25 }, async (_, k) => {
           const i = start + k
           const [cpu, mem] = sizes[i % sizes.length]
-          const reg = await post('/api/v1/internal/register', joinToken, { name: `sim-${String(i).padStart(4, '0')}`, cpu, mem, labels: { rack: `r${i % 20}` } })
-          await post(`/api/v1/internal/nodes/${reg.id}/heartbeat`, reg.token, { cpu_usage: (i * 37) % 100, mem_usage: (i * 11) % 100 })
+          // sim-0000 has two GPUs, reporting 20 % and 60 % utilisation (issue 19): colour by gpu shows 40 %
+          const gpus = i === 0 ? { gpus: [{ index: 0 }, { index: 1 }] } : {}
+          const gpuUsage = i === 0 ? { gpu_usage: [{ index: 0, util: 20 }, { index: 1, util: 60 }] } : {}
+          const reg = await post('/api/v1/internal/register', joinToken, { name: `sim-${String(i).padStart(4, '0')}`, cpu, mem, labels: { rack: `r${i % 20}` }, ...gpus })
+          await post(`/api/v1/internal/nodes/${reg.id}/heartbeat`, reg.token, { cpu_usage: (i * 37) % 100, mem_usage: (i * 11) % 100, ...gpuUsage })
         }))
       }
       console.log(`    (registered 1,000 simulated nodes in ${((Date.now() - t0) / 1000).toFixed(1)} s)`)
@@ -510,6 +513,13 @@ export const after = [
         await fresh.locator('[data-testid=dense-cell][data-node=sim-0500]').hover()
         await fresh.locator('[data-testid=dense-tooltip]').waitFor()
         assert.match(await fresh.locator('[data-testid=dense-tooltip]').textContent(), /sim-0500/)
+        // colour by GPU load: the mean of sim-0000's GPUs; a node without GPUs is n/a; back to cpu
+        await fresh.click('[data-testid=colour-gpu]')
+        const heat = (name) => fresh.locator(`[data-testid=dense-cell][data-node=${name}]`).getAttribute('data-heat')
+        await until(async () => (await heat('sim-0000')) === '40%', 'sim-0000 coloured by its GPUs (40%)', 30_000)
+        assert.equal(await heat('sim-0500'), 'n/a')
+        await fresh.click('[data-testid=colour-cpu]')
+        await until(async () => (await heat('sim-0500')) !== 'n/a', 'back to cpu', 30_000)
         const trace = mainThreadTasks(await browser.stopTracing())
         await shot(fresh, '1920x1080-cluster-1000-nodes-dense')
         const longTasks = (await fresh.evaluate(() => window.__longTasks)).filter((t) => t.start >= clickAt)

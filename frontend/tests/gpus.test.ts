@@ -3,7 +3,7 @@ import { mount } from '@vue/test-utils'
 import type { ClusterNode, Task } from '../src/api/types'
 import NodeCard from '../src/components/NodeCard.vue'
 import SubmitForm from '../src/components/SubmitForm.vue'
-import { gpuLabel, gpuSlots } from '../src/lib/gpus'
+import { gpuLabel, gpuSlots, usageByIndex } from '../src/lib/gpus'
 
 const task = (id: number, status: Task['status'], gpu_devices: number[], node: number | null = 1) =>
   ({ id, status, gpu_devices, node, name: '', command: 'x', cpu: 1, mem: 64 }) as unknown as Task
@@ -48,6 +48,15 @@ describe('NodeCard with GPUs', () => {
     expect(w.findAll('[data-testid=gpu-cell]').map((c) => c.attributes('data-task-id'))).toEqual(['', '7'])
   })
 
+  it('shows each GPU\'s utilisation and their mean beside the allocation, when the agent reports it', () => {
+    const gpu_usage = [{ index: 0, util: 20, mem_used: 1024, mem_total: 40960 }, { index: 1, util: 61, mem_used: 1, mem_total: 2 }]
+    const w = mount(NodeCard, { props: { node: gpuNode({ gpu_usage }), tasks: [], historyVersion: 0 } })
+    expect(w.findAll('[data-testid=gpu-usage-cell]').map((c) => c.text())).toEqual(['20%', '61%'])
+    expect(w.find('[data-testid=node-gpu-use]').text()).toBe('use 41%')
+    const none = mount(NodeCard, { props: { node: gpuNode(), tasks: [], historyVersion: 0 } })
+    expect(none.find('[data-testid=node-gpu-usage]').exists()).toBe(false)
+  })
+
   it('shows no GPU row for a node without GPUs', () => {
     const w = mount(NodeCard, { props: { node: gpuNode({ gpu: 0, gpu_allocated: 0, gpu_devices: [] }), tasks: [], historyVersion: 0 } })
     expect(w.find('[data-testid=node-gpus]').exists()).toBe(false)
@@ -85,5 +94,14 @@ describe('named resources in the submit form', () => {
     await w.find('#f-resources').setValue('matlab=1\nfpga = 2')
     await w.find('form').trigger('submit')
     expect(w.emitted('submit')![0][0]).toMatchObject({ resources: { matlab: 1, fpga: 2 } })
+  })
+})
+
+describe('usageByIndex', () => {
+  it('maps each reported device to its usage, nothing without nvidia-smi', () => {
+    const usage = usageByIndex({ gpu_usage: [{ index: 3, util: 50, mem_used: 1, mem_total: 2 }] })
+    expect(usage.get(3)?.util).toBe(50)
+    expect(usage.has(0)).toBe(false)
+    expect(usageByIndex({ gpu_usage: null }).size).toBe(0)
   })
 })

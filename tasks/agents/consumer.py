@@ -62,14 +62,16 @@ class AgentConsumer(Consumer):
         `tasks`: the full heartbeat, as over HTTP."""
         if "tasks" not in frame:
             cpu, mem = protocol.parse_usage(frame)
+            gpu = protocol.parse_gpu_usage(frame)
             if time.monotonic() - self.joined > REJOIN_EVERY:  # channel layers expire memberships after a day
                 await self.channel_layer.group_add(self.group, self.channel_name)
                 self.joined = time.monotonic()
-            generation, status, draining = await batcher.beat(self.node.pk, cpu, mem)
+            generation, status, draining = await batcher.beat(self.node.pk, cpu, mem, gpu)
             return protocol.heartbeat_ack(generation=generation, node_status=status, draining=draining)
         beat = protocol.parse_heartbeat(frame)
         answer = await db_call(gateway.handle_heartbeat)(
-            self.node, cpu_usage=beat.cpu_usage, mem_usage=beat.mem_usage, reports=beat.reports
+            self.node, cpu_usage=beat.cpu_usage, mem_usage=beat.mem_usage, gpu_usage=beat.gpu_usage,
+            reports=beat.reports
         )
         return protocol.heartbeat_answer(answer, heartbeat_interval=settings.SCHEDULER_HEARTBEAT_INTERVAL)
 

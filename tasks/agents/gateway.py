@@ -123,6 +123,6 @@ def apply_reports(node: Node, reports: list[Report]) -> dict:
 
 
 def handle_heartbeat(node: Node, *, cpu_usage: float | None, mem_usage: float | None,
-                     reports: list[Report]) -> dict:
-    record_heartbeat(node, cpu_usage=cpu_usage, mem_usage=mem_usage)
+                     reports: list[Report], gpu_usage: list[dict] | None = None) -> dict:
+    record_heartbeat(node, cpu_usage=cpu_usage, mem_usage=mem_usage, gpu_usage=gpu_usage)
     return apply_reports(node, reports)

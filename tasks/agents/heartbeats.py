@@ -21,13 +21,14 @@ log = logging.getLogger("tasks.agents.heartbeats")
 
 class HeartbeatBatcher:
     def __init__(self) -> None:
-        self._pending: list[tuple[int, float | None, float | None, asyncio.Future]] = []
+        self._pending: list[tuple[int, float | None, float | None, list | None, asyncio.Future]] = []
         self._flusher: asyncio.Task | None = None
 
-    async def beat(self, node_id: int, cpu: float | None, mem: float | None) -> tuple[int, str, bool]:
+    async def beat(self, node_id: int, cpu: float | None, mem: float | None,
+                   gpu: list | None = None) -> tuple[int, str, bool]:
         """Record a heartbeat; returns the node's (generation, status, draining) once written."""
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((node_id, cpu, mem, future))
+        self._pending.append((node_id, cpu, mem, gpu, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
         return await future
@@ -35,7 +36,7 @@ class HeartbeatBatcher:
     async def _flush_loop(self) -> None:
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            latest = {node_id: (node_id, cpu, mem) for node_id, cpu, mem, _ in batch}
+            latest = {node_id: (node_id, cpu, mem, gpu) for node_id, cpu, mem, gpu, _ in batch}
             try:
                 answers = await db_call_hot(record_heartbeats)(list(latest.values()))
             except Exception as error:
@@ -44,7 +45,7 @@ class HeartbeatBatcher:
                     if not future.done():
                         future.set_exception(error)
                 continue
-            for node_id, _, _, future in batch:
+            for node_id, *_, future in batch:
                 if not future.done():
                     future.set_result(answers.get(node_id, (None, NodeStatus.OFFLINE, False)))
 

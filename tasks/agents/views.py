@@ -55,7 +55,7 @@ class HeartbeatView(APIView):
         form.is_valid(raise_exception=True)
         beat = form.validated_data
         answer = handle_heartbeat(request.user.node, cpu_usage=beat.cpu_usage, mem_usage=beat.mem_usage,
-                                  reports=beat.reports)
+                                  gpu_usage=beat.gpu_usage, reports=beat.reports)
         answer["heartbeat_interval"] = settings.SCHEDULER_HEARTBEAT_INTERVAL
         return Response(answer)
 

@@ -113,3 +113,63 @@ def test_named_resources_from_options_and_environment():
 def test_a_bad_resource_option_is_refused_naming_it(raw):
     with pytest.raises(ConfigError, match="--resource"):
         build_config(master=None, join_token=None, name="n1", resources=[raw], env=BASE)
+
+
+# -- usage (heartbeats' gpu_usage) ---------------------------------------------------------------
+
+USAGE = (Path(__file__).parent / "data" / "nvidia-smi-query-gpu-usage.csv").read_text()
+
+
+def test_recorded_usage_output_gives_util_and_memory_per_device_and_unknowns_as_none():
+    usage = devices.parse_gpu_usage(USAGE)
+
+    assert usage[0] == {"index": 0, "util": 87.0, "mem_used": 31250.0, "mem_total": 40960.0}
+    assert [entry["util"] for entry in usage] == [87.0, 0.0, 100.0, None]
+    assert usage[3] == {"index": 3, "util": None, "mem_used": None, "mem_total": 15360.0}
+
+
+@pytest.mark.parametrize("line", ["GPU-0, 87, 1, 2", "0, 87, 1", "9999, 1, 2, 3"])
+def test_unreadable_usage_output_is_an_error(line):
+    with pytest.raises(devices.DeviceError, match="cannot read"):
+        devices.parse_gpu_usage(line)
+
+
+def test_the_sampler_runs_the_usage_query_at_most_every_few_seconds_with_a_timeout():
+    now = [100.0]
+    calls, timeouts = [], []
+
+    def run(argv, **kwargs):
+        calls.append(argv)
+        timeouts.append(kwargs["timeout"])
+        return subprocess.CompletedProcess(argv, 0, stdout=USAGE, stderr="")
+
+    sampler = devices.GpuUsageSampler(enabled=True, every=5.0, which=lambda name: "/usr/bin/nvidia-smi",
+                                      run=run, clock=lambda: now[0])
+    first = sampler.sample()
+    now[0] += 3.0
+    again = sampler.sample()
+    now[0] += 3.0
+    sampler.sample()
+
+    assert calls[0] == ["nvidia-smi", "--query-gpu=index,utilization.gpu,memory.used,memory.total",
+                        "--format=csv,noheader,nounits"]
+    assert len(calls) == 2 and again == first and len(first) == 4
+    assert timeouts == [devices.USAGE_TIMEOUT] * 2 and devices.USAGE_TIMEOUT <= 5
+
+
+def test_no_nvidia_smi_or_no_gpus_offered_means_no_usage_and_nothing_run():
+    run, calls = smi(stdout=USAGE)
+
+    assert devices.GpuUsageSampler(enabled=True, which=lambda name: None, run=run).sample() is None
+    assert devices.GpuUsageSampler(enabled=False, which=lambda name: "/x/nvidia-smi", run=run).sample() is None
+    assert calls == []
+
+
+def test_a_slow_or_failing_nvidia_smi_gives_no_usage_and_the_heartbeat_goes_on():
+    def slow(argv, **kwargs):
+        raise subprocess.TimeoutExpired(argv, kwargs["timeout"])
+
+    failing, _ = smi(stdout="", returncode=9)
+    for run in (slow, failing):
+        sampler = devices.GpuUsageSampler(enabled=True, which=lambda name: "/x/nvidia-smi", run=run)
+        assert sampler.sample() is None

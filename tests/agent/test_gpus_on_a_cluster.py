@@ -120,3 +120,30 @@ def test_an_agent_detects_gpus_with_nvidia_smi_and_registers_them(cluster, tmp_p
     task = cluster.submit('echo "[$CUDA_VISIBLE_DEVICES]"', cpu=0.5, mem=64, gpu=3)
     cluster.wait_task(task["id"], "SUCCEEDED", timeout=60)
     assert cluster.logs_text(task["id"]).strip() == "[0,1,2]"
+
+
+def test_an_agent_reports_its_gpus_usage_in_heartbeats_and_the_node_api_shows_it(cluster, tmp_path):
+    """Usage (issue 19): the stand-in `nvidia-smi` answers the detection query and the usage query
+    (`--query-gpu=index,utilization.gpu,memory.used,memory.total --format=csv,noheader,nounits`),
+    each from recorded output; the agent's heartbeats carry the usage to the node's API."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    data = Path(__file__).parent / "data"
+    detection, usage_output = data / "nvidia-smi-query-gpu.csv", data / "nvidia-smi-query-gpu-usage.csv"
+    fake = bin_dir / "nvidia-smi"
+    fake.write_text('#!/bin/sh\n'
+                    f'[ "$1" = "--query-gpu=index,uuid,name,memory.total" ] && exec cat {detection}\n'
+                    '[ "$1" = "--query-gpu=index,utilization.gpu,memory.used,memory.total" ] && '
+                    f'[ "$2" = "--format=csv,noheader,nounits" ] && exec cat {usage_output}\n'
+                    'exit 9\n')
+    fake.chmod(0o755)
+    cluster.start_agent("busy-gpus", cpu=2, mem=1024, env={"PATH": f"{bin_dir}:{os.environ['PATH']}"})
+    cluster.start_agent("no-gpus", cpu=2, mem=1024, options=("--gpus", "none"))
+
+    usage = wait_for(lambda: cluster.node("busy-gpus")["gpu_usage"], timeout=60, what="busy-gpus's GPU usage")
+
+    assert usage == [{"index": 0, "util": 87.0, "mem_used": 31250.0, "mem_total": 40960.0},
+                     {"index": 1, "util": 0.0, "mem_used": 3.0, "mem_total": 40960.0},
+                     {"index": 2, "util": 100.0, "mem_used": 24101.0, "mem_total": 24576.0},
+                     {"index": 3, "util": None, "mem_used": None, "mem_total": 15360.0}]
+    assert cluster.node("no-gpus")["gpu_usage"] is None

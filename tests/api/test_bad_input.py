@@ -282,6 +282,10 @@ HEARTBEATS = [
     bad("report-NUL-message", {"tasks": [report(message="a\x00")]}, "tasks"),
     bad("report-unknown-field", {"tasks": [report(colour="red")]}, "tasks"),
     bad("unknown-field", {"load": 1}, "load"),
+    bad("gpu_usage-not-a-list", {"gpu_usage": {"0": 50}}, "gpu_usage"),
+    bad("gpu_usage-util-over-100", {"gpu_usage": [{"index": 0, "util": 101}]}, "gpu_usage"),
+    bad("gpu_usage-Infinity-string", {"gpu_usage": [{"index": 0, "mem_used": "Infinity"}]}, "gpu_usage"),
+    bad("gpu_usage-too-many", {"gpu_usage": [{"index": i} for i in range(65)]}, "gpu_usage"),
     bad("json-list", Raw("[]"), "non_field_errors"),
     bad("broken-json", Raw('{"cpu_usage": '), "detail"),
 ]

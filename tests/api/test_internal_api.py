@@ -88,6 +88,18 @@ def test_heartbeat_records_usage_and_answers_with_the_desired_assignments(node_a
     assert (node.cpu_usage, node.mem_usage) == (50, 25.5)
 
 
+def test_an_http_heartbeat_records_gpu_usage_and_one_without_it_clears_it(node_a, api):
+    node, agent = node_a
+    usage = [{"index": 0, "util": 87.5, "mem_used": 31250, "mem_total": 40960}]
+
+    heartbeat(agent, node, gpu_usage=usage)
+    shown = api.get(f"/api/v1/nodes/{node.pk}").json()["gpu_usage"]
+    heartbeat(agent, node)
+
+    assert shown == [{"index": 0, "util": 87.5, "mem_used": 31250.0, "mem_total": 40960.0}]
+    assert Node.objects.get(pk=node.pk).gpu_usage is None
+
+
 def test_heartbeat_updates_last_heartbeat_and_brings_an_unhealthy_node_back_online(node_a):
     node, agent = node_a
     builders.age_heartbeat(node, 15)

@@ -80,3 +80,18 @@ def test_update_from_values_counts_rows_without_returning():
 
     assert (updated, rows) == (1, [])
     assert Node.objects.get(pk=node.pk).mem_allocated == 64
+
+
+def test_gpu_usage_is_written_by_the_batch_and_shown_by_the_node_api():
+    from nodes.presenters import node_summary
+
+    gpu_box, plain = builders.node("gpu-box"), builders.node("plain")
+    Node.objects.filter(pk=plain.pk).update(gpu_usage=[{"index": 0, "util": 1.0}])
+    usage = [{"index": 0, "util": 87.0, "mem_used": 31250.0, "mem_total": 40960.0},
+             {"index": 1, "util": None, "mem_used": None, "mem_total": 40960.0}]
+
+    record_heartbeats([(gpu_box.pk, 1.0, 2.0, usage), (plain.pk, 1.0, 2.0)])
+
+    assert Node.objects.get(pk=gpu_box.pk).gpu_usage == usage
+    assert node_summary(Node.objects.get(pk=gpu_box.pk))["gpu_usage"] == usage
+    assert Node.objects.get(pk=plain.pk).gpu_usage is None  # a heartbeat without it: no usage known

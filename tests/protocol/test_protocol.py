@@ -185,10 +185,33 @@ def test_a_bad_report_is_refused_naming_its_field(raw, field):
     assert refused.value.field == field
 
 
+GPU = {"index": 0, "util": 87.5, "mem_used": 31250, "mem_total": 40960}
+
+
+def test_gpu_usage_travels_in_both_heartbeats_and_is_absent_without_nvidia_smi():
+    body = p.heartbeat_body(cpu_usage=1.0, mem_usage=2.0, reports=[], gpu_usage=[GPU, {"index": 3, "util": None}])
+    beat = p.parse_heartbeat(p.loads(p.dumps(body)))
+    _, light = p.parse_up(p.dumps(p.heartbeat(cpu_usage=1.0, mem_usage=2.0, gpu_usage=[GPU])))
+
+    assert beat.gpu_usage == [{**GPU, "mem_used": 31250.0, "mem_total": 40960.0},
+                              {"index": 3, "util": None, "mem_used": None, "mem_total": None}]
+    assert p.parse_gpu_usage(light) == [{**GPU, "mem_used": 31250.0, "mem_total": 40960.0}]
+    assert "gpu_usage" not in p.heartbeat(cpu_usage=1.0, mem_usage=2.0)
+    assert "gpu_usage" not in p.heartbeat_body(cpu_usage=1.0, mem_usage=2.0, reports=[])
+    assert p.parse_heartbeat({"cpu_usage": 1.0}).gpu_usage is None
+    assert len(p.parse_gpu_usage({"gpu_usage": [{"index": i} for i in range(64)]})) == 64
+
+
 @pytest.mark.parametrize("body, field", [
     ({"cpu_usage": -1}, "cpu_usage"), ({"mem_usage": 100.5}, "mem_usage"), ({"cpu_usage": True}, "cpu_usage"),
     ({"cpu_usage": "50"}, "cpu_usage"), ({"tasks": "none"}, "tasks"), ({"tasks": [report(attempt=0)]}, "tasks"),
-    ({"load": 1}, "load"),
+    ({"load": 1}, "load"), ({"gpu_usage": {}}, "gpu_usage"), ({"gpu_usage": [{"util": 1}]}, "gpu_usage"),
+    ({"gpu_usage": [{"index": 0, "util": 101}]}, "gpu_usage"),
+    ({"gpu_usage": [{"index": 0, "mem_used": -1}]}, "gpu_usage"),
+    ({"gpu_usage": [{"index": 0, "util": 1e308 * 10}]}, "gpu_usage"),
+    ({"gpu_usage": [{"index": 0, "fan": 1}]}, "gpu_usage"),
+    ({"gpu_usage": [{"index": 0}, {"index": 0}]}, "gpu_usage"), ({"gpu_usage": [{"index": True}]}, "gpu_usage"),
+    ({"gpu_usage": [{"index": i} for i in range(65)]}, "gpu_usage"),
 ])
 def test_a_bad_heartbeat_is_refused_naming_its_field(body, field):
     with pytest.raises(p.ProtocolError) as refused:
@@ -222,6 +245,7 @@ def test_no_mutation_of_a_valid_frame_raises_anything_but_a_protocol_error():
         p.logs_frame([p.chunk(task=1, attempt=1, seq=0, stream="stdout", data=b"x", ts=1.0)]),
         {"type": "heartbeat", **p.heartbeat_body(cpu_usage=1.0, mem_usage=2.0, reports=[p.lost(task=1, attempt=1)])},
         p.heartbeat(cpu_usage=1.0, mem_usage=2.0),
+        p.heartbeat(cpu_usage=1.0, mem_usage=2.0, gpu_usage=[GPU]),
     ]
     for _ in range(3000):
         mutated = _mutations(rng.choice(frames), rng)
@@ -236,5 +260,6 @@ def test_no_mutation_of_a_valid_frame_raises_anything_but_a_protocol_error():
                 p.parse_heartbeat(frame)
             else:
                 p.parse_usage(frame)
+                p.parse_gpu_usage(frame)
         except p.ProtocolError:
             pass

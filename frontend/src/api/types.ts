@@ -121,6 +121,8 @@ export interface ClusterNode {
   gpu_allocated?: number
   gpu_free?: number
   gpu_devices?: GpuDevice[]
+  /** the GPUs' usage as the agent's nvidia-smi last reported it; null without one */
+  gpu_usage?: GpuUsage[] | null
   /** named countable resources: name -> capacity, allocated, free */
   resources?: Record<string, { capacity: number; allocated: number; free: number }>
 }
@@ -134,11 +136,20 @@ export interface GpuDevice {
   memory?: number | null
 }
 
+/** One GPU's usage (issue 19): utilisation in %, memory in MiB; null when the driver gives none. */
+export interface GpuUsage {
+  index: number
+  util: number | null
+  mem_used: number | null
+  mem_total: number | null
+}
+
 /** Partial node update from heartbeats (frame "usage"): merged into the node held. */
 export interface NodeUsage {
   id: number
   cpu_usage: number | null
   mem_usage: number | null
+  gpu_usage?: GpuUsage[] | null
   last_heartbeat: string | null
 }
 

@@ -1,6 +1,6 @@
 /** Which task holds which GPU of a node (issue 19): the node lists its devices, each live task
  * (ASSIGNED or RUNNING) the indices its attempt holds. Pure, for the node card, panel and page. */
-import type { ClusterNode, GpuDevice, Task } from '../api/types'
+import type { ClusterNode, GpuDevice, GpuUsage, Task } from '../api/types'
 
 export interface GpuSlot {
   device: GpuDevice
@@ -19,6 +19,11 @@ export function gpuSlots(node: Pick<ClusterNode, 'id' | 'gpu_devices'>, tasks: T
   return [...(node.gpu_devices ?? [])]
     .sort((a, b) => a.index - b.index)
     .map((device) => ({ device, task: holder.get(device.index) ?? null }))
+}
+
+/** Each device's usage as the agent last reported it, by index (empty without nvidia-smi). */
+export function usageByIndex(node: Pick<ClusterNode, 'gpu_usage'>): Map<number, GpuUsage> {
+  return new Map((node.gpu_usage ?? []).map((g) => [g.index, g]))
 }
 
 /** "A100-SXM4-40GB · 40 GiB", or "GPU 3" for a device declared by index alone. */

@@ -52,7 +52,7 @@ export const useClusterStore = defineStore('cluster', () => {
     for (const u of list) {
       const n = next.get(u.id)
       if (!n) continue
-      next.set(u.id, { ...n, cpu_usage: u.cpu_usage, mem_usage: u.mem_usage, last_heartbeat: u.last_heartbeat })
+      next.set(u.id, { ...n, cpu_usage: u.cpu_usage, mem_usage: u.mem_usage, last_heartbeat: u.last_heartbeat, ...(u.gpu_usage !== undefined ? { gpu_usage: u.gpu_usage } : {}) })
       changed = true
     }
     if (changed) nodes.value = next
