@@ -197,7 +197,8 @@ class NodeAgent:
             self.identity = identity
             self.heartbeat_interval = float(answer.get("heartbeat_interval", 3.0))
             self.reaper.kill_grace = float(answer.get("kill_grace", 5.0))
-            self.lease.configure(offline_after=answer.get("offline_after"), heartbeat_interval=self.heartbeat_interval)
+            lease_after = answer.get("offline_after") if answer.get("task_lease") else None  # the cluster's choice
+            self.lease.configure(offline_after=lease_after, heartbeat_interval=self.heartbeat_interval)
             self._renew_lease()
             log.info("registered", extra={"node_id": identity.node_id, "node": identity.name})
             return

@@ -70,6 +70,12 @@ SCHEDULER_FAIR_SHARE_DECAY_EVERY = env_seconds("SCHEDULER_FAIR_SHARE_DECAY_EVERY
 # Preemption (off by default): a pending task may evict running tasks whose priority is lower by at
 # least SCHEDULER_PREEMPTION_GAP when that is the only way it can run.
 SCHEDULER_PREEMPTION = env_bool("SCHEDULER_PREEMPTION", False)
+# The agents' lease on their tasks (agent/lease.py): with it on, an agent that no master has answered
+# for OFFLINE less one heartbeat stops its tasks before the masters requeue them (no task runs to the
+# end twice on a frozen or cut-off node), at the price of stopping every task when all masters are
+# down that long. Off by default, as Nomad's stop_after_client_disconnect: a master restart must not
+# kill the cluster's work.
+SCHEDULER_TASK_LEASE = env_bool("SCHEDULER_TASK_LEASE", False)
 SCHEDULER_PREEMPTION_GAP = env_int("SCHEDULER_PREEMPTION_GAP", 1, minimum=1)
 
 INSTALLED_APPS = [

@@ -76,6 +76,21 @@ def viewer_api(viewer) -> APIClient:
 
 
 @pytest.fixture
+def leased_cluster(transactional_db, tmp_path, operator):
+    """`cluster` with the agents' task lease on (SCHEDULER_TASK_LEASE=1, agent/lease.py)."""
+    from tests.cluster import Cluster
+
+    running = Cluster(tmp_path, user=operator)
+    running.env["SCHEDULER_TASK_LEASE"] = "1"
+    try:
+        running.start_master()
+        yield running
+    finally:
+        running.stop()
+    running.check_logs()
+
+
+@pytest.fixture
 def shared_dir():
     """A directory the tasks of a real-process test may read and write: they run as the agents'
     unprivileged task user, who cannot enter pytest's tmp_path (its parents are 0700)."""

@@ -30,6 +30,7 @@ FAST_TIMERS = {
     "SCHEDULER_OFFLINE_AFTER": "3",
     "SCHEDULER_SWEEP_INTERVAL": "0.2",
     "SCHEDULER_KILL_GRACE": "1",
+    "SCHEDULER_TASK_LEASE": "1",  # the soak checks that no task runs to the end twice: agents hold the lease
 }
 
 

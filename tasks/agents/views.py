@@ -39,6 +39,7 @@ class RegisterView(APIView):
                 "heartbeat_interval": settings.SCHEDULER_HEARTBEAT_INTERVAL,
                 "unhealthy_after": settings.SCHEDULER_UNHEALTHY_AFTER,
                 "offline_after": settings.SCHEDULER_OFFLINE_AFTER,
+                "task_lease": settings.SCHEDULER_TASK_LEASE,
                 "kill_grace": settings.SCHEDULER_KILL_GRACE,
             },
             status=status.HTTP_201_CREATED,

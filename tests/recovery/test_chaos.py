@@ -64,7 +64,8 @@ def pids_of(cluster, task_id: int, attempt: int) -> int:
     return int(match.group(1))
 
 
-def test_tasks_survive_killed_and_frozen_agents(cluster):
+def test_tasks_survive_killed_and_frozen_agents(leased_cluster):
+    cluster = leased_cluster
     cluster.start_sweeper("sweeper-1")
     cluster.start_sweeper("sweeper-2")  # two sweepers at once: no double requeue
     for name in ("a", "b", "c"):

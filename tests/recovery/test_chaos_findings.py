@@ -54,7 +54,8 @@ def test_master_still_answers_after_clients_abandon_slow_requests(transactional_
         cluster.stop()
 
 
-def test_a_task_on_a_frozen_node_runs_to_the_end_once(cluster, shared_dir):
+def test_a_task_on_a_frozen_node_runs_to_the_end_once(leased_cluster, shared_dir):
+    cluster = leased_cluster
     done = shared_dir / "done.log"  # outside the scheduler: one line each time the work finishes
     cluster.start_sweeper()
     cluster.start_agent("a", cpu=1, mem=512)
