@@ -132,6 +132,8 @@ class HeartbeatSerializer(serializers.Serializer):
 
     cpu_usage = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=100)
     mem_usage = StrictFloatField(required=False, allow_null=True, min_value=0, max_value=100)
+    gpu_usage = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True,
+                                      help_text="per device: index, util (%), mem_used and mem_total (MiB)")
     tasks = ReportSerializer(many=True, required=False)
 
     def to_internal_value(self, data) -> protocol.Heartbeat:

@@ -49,8 +49,15 @@ def test_an_array_of_a_thousand_with_percent_five(cluster):
     assert counts["SUCCEEDED"] == 1000, counts
     assert most_at_once(array["id"]) <= 5
     assert set(Task.objects.filter(array_id=array["id"]).values_list("attempt", flat=True)) == {1}
-    outputs = sorted(LogChunk.objects.filter(task__array_id=array["id"]).values_list("data", flat=True))
-    assert outputs == sorted(f"{index}\n" for index in range(1000))  # every index exactly once
+    expected = sorted(f"{index}\n".encode() for index in range(1000))  # every index exactly once
+
+    def outputs() -> list[bytes]:
+        stored = LogChunk.objects.filter(task__array_id=array["id"]).values_list("data", flat=True)
+        return sorted(bytes(data) for data in stored)
+
+    # output may trail an end report by a moment (the agent sends reports first)
+    wait_for(lambda: outputs() == expected, timeout=30, what="every element's output",
+             explain=lambda: len(outputs()))
 
 
 def test_an_elements_retry(cluster, shared_dir):

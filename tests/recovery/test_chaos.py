@@ -113,7 +113,8 @@ def test_tasks_survive_killed_and_frozen_agents(leased_cluster):
         requeue = TaskEvent.objects.get(task_id=t, attempt=1, reason="NodeLost")
         assert not TaskEvent.objects.filter(task_id=t, attempt=1, id__gt=requeue.id,
                                             to_status__in=["RUNNING", "SUCCEEDED", "FAILED"]).exists()
-    assert "stopped by the lease" in cluster.log("agent-b")
+    # (whether thawed b still says "stopped by the lease" depends on which it sees first, its reaper
+    # or the master's desired state that forgot those attempts: the kill itself is asserted above)
     for t in on["a"] + on["b"]:
         assert TaskEvent.objects.filter(task_id=t, reason="NodeLost").count() == 1
     assert invariant_violations() == []
