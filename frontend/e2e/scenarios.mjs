@@ -306,6 +306,8 @@ export const scenarios = [
       assert.equal(res.status, 201)
       await page.goto(`${base}/tasks/${res.body.id}`)
       await until(async () => (await lineCount(page)) === 41, 'all 41 lines', 30_000)
+      // line 41 shows 'progress 10%' (a partial line) until the \r rewrite arrives
+      await until(async () => (await renderedLines(page)).find((r) => r.n === 41)?.text.trim() === 'progress 100%', 'the progress line rewritten', 15_000)
       const rows = (await renderedLines(page)).sort((a, b) => a.n - b.n)
       const expected = []
       for (let i = 1; i <= 20; i++) expected.push(`out ${i}`, `err ${i}`)
